@@ -1,0 +1,141 @@
+"""Residual blocks of the three papers. Each is `Block(cin, cout)` and keeps the spatial size.
+
+Kim & Lee (2020) compare four blocks in their Figure 5 and Table 3 on a 1-stack hourglass:
+(a) Newell's bottleneck, (b) the bottleneck with a depthwise-separable 3×3, (c) the same with a
+dilated depthwise-separable 3×3, (d) their multidilated light residual block. The figures were
+lost from the text we work from; where a reading had to be chosen, it is the one whose parameter
+count matches their table, and the docstring says so. SADI-Net (Gao et al. 2023) adds the RFM.
+
+Taught in notebooks/03_residual_blocks.ipynb.
+"""
+import torch
+from torch import nn
+
+from hglearn.layers import DepthwiseSeparableConv2d, SqueezeExcite
+
+
+def skip_connection(cin: int, cout: int) -> nn.Module:
+    """The residual shortcut: identity, or a 1×1 convolution when the channel count changes."""
+    return nn.Identity() if cin == cout else nn.Conv2d(cin, cout, 1)
+
+
+class Bottleneck(nn.Module):
+    """Newell et al. (2016) residual module, pre-activation (Kim & Lee Fig. 5a).
+
+    BN-ReLU-1×1 (cin → cout/2) → BN-ReLU-3×3 (cout/2) → BN-ReLU-1×1 (cout/2 → cout), plus the input.
+    Convolutions keep their bias as in the Torch original: 214,528 parameters at 256 channels.
+    """
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        mid = cout // 2
+        self.bn1, self.conv1 = nn.BatchNorm2d(cin), nn.Conv2d(cin, mid, 1)
+        self.bn2, self.conv2 = nn.BatchNorm2d(mid), nn.Conv2d(mid, mid, 3, padding=1)
+        self.bn3, self.conv3 = nn.BatchNorm2d(mid), nn.Conv2d(mid, cout, 1)
+        self.skip = skip_connection(cin, cout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv1(torch.relu(self.bn1(x)))
+        y = self.conv2(torch.relu(self.bn2(y)))
+        y = self.conv3(torch.relu(self.bn3(y)))
+        return y + self.skip(x)
+
+
+class BottleneckDS(Bottleneck):
+    """Bottleneck with a depthwise-separable middle (Kim & Lee Fig. 5b).
+
+    The 3×3 becomes a depthwise 3×3, and the bottleneck's own 1×1 expansion that follows it acts as
+    the pointwise half of the depthwise-separable pair. The figure is lost; this reading gives
+    1.38M parameters for one stack, the paper's 1.4M (a separate pointwise layer would give 1.61M).
+    """
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__(cin, cout)
+        mid = cout // 2
+        self.conv2 = nn.Conv2d(mid, mid, 3, padding=1, groups=mid)
+
+
+class DilatedBottleneckDS(Bottleneck):
+    """Bottleneck whose 3×3 is a dilated depthwise-separable convolution (Kim & Lee Fig. 5c).
+
+    BN-ReLU-1×1 reduce → BN-ReLU-[depthwise 3×3, dilation 2 → pointwise 1×1] → BN-ReLU-1×1 expand.
+    The figure is lost; with its own pointwise layer this block gives 1.61M parameters for one
+    stack, the paper's 1.6M. Dilation 2 is the first of the MDLRB's two rates.
+    """
+
+    def __init__(self, cin: int, cout: int, dilation: int = 2):
+        super().__init__(cin, cout)
+        mid = cout // 2
+        self.conv2 = DepthwiseSeparableConv2d(mid, mid, 3, dilation=dilation)
+
+
+class MDLRB(nn.Module):
+    """Multidilated light residual block (Kim & Lee 2020, Sec. 3.2.3, Table 1, Fig. 5d).
+
+    BN-ReLU-1×1 (cin → cout/2) → BN-ReLU-1×1 → two parallel branches BN-ReLU-[depthwise 3×3 with
+    dilation 2 or 3 → pointwise 1×1], added → BN-ReLU-1×1 (cout/2 → cout), plus the input.
+    Table 1 lists the layers; we read the two dilated branches as parallel (the "multi" of the
+    name: one 5×5 and one 7×7 view of the same features). The parameter count, 119,552 at 256
+    channels, is the same for either reading and gives the paper's 2.0M / 3.9M / 14.8M models.
+    """
+
+    def __init__(self, cin: int, cout: int, dilations: tuple[int, ...] = (2, 3)):
+        super().__init__()
+        mid = cout // 2
+        self.bn1, self.conv1 = nn.BatchNorm2d(cin), nn.Conv2d(cin, mid, 1)
+        self.bn2, self.conv2 = nn.BatchNorm2d(mid), nn.Conv2d(mid, mid, 1)
+        self.branches = nn.ModuleList(
+            nn.Sequential(nn.BatchNorm2d(mid), nn.ReLU(), DepthwiseSeparableConv2d(mid, mid, 3, dilation=d))
+            for d in dilations
+        )
+        self.bn3, self.conv3 = nn.BatchNorm2d(mid), nn.Conv2d(mid, cout, 1)
+        self.skip = skip_connection(cin, cout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv1(torch.relu(self.bn1(x)))
+        y = self.conv2(torch.relu(self.bn2(y)))
+        y = sum(branch(y) for branch in self.branches)
+        y = self.conv3(torch.relu(self.bn3(y)))
+        return y + self.skip(x)
+
+
+class RFM(nn.Module):
+    """Receptive fortified module (Gao et al. 2023, SADI-Net, Sec. III-B, Fig. 3).
+
+    A ResNet basic block (3×3-BN-ReLU-3×3-BN) with a parallel dilated 3×3-BN branch added to it,
+    the sum passed through squeeze-and-excitation, then the shortcut and a ReLU. The text does not
+    give the dilation or the SE reduction: we use dilation 2 and reduction 16 (Hu et al.'s default).
+    Convolutions followed by BatchNorm carry no bias, as in the ResNet basic block.
+    """
+
+    def __init__(self, cin: int, cout: int, dilation: int = 2, reduction: int = 16):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout)
+        self.conv2, self.bn2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout)
+        self.conv_dilated = nn.Conv2d(cin, cout, 3, padding=dilation, dilation=dilation, bias=False)
+        self.bn_dilated = nn.BatchNorm2d(cout)
+        self.se = SqueezeExcite(cout, reduction)
+        self.skip = skip_connection(cin, cout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+        y = y + self.bn_dilated(self.conv_dilated(x))
+        return torch.relu(self.se(y) + self.skip(x))
+
+
+BLOCKS: dict[str, type[nn.Module]] = {
+    "bottleneck": Bottleneck,
+    "bottleneck-ds": BottleneckDS,
+    "dilated-bottleneck-ds": DilatedBottleneckDS,
+    "mdlrb": MDLRB,
+    "rfm": RFM,
+}
+
+
+def get_block(block: str | type[nn.Module]) -> type[nn.Module]:
+    """A block class from its `BLOCKS` name; a class is returned as it is."""
+    if isinstance(block, str):
+        if block not in BLOCKS:
+            raise ValueError(f"unknown block {block!r}; choose one of {sorted(BLOCKS)}")
+        return BLOCKS[block]
+    return block
