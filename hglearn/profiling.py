@@ -1,9 +1,10 @@
 """Parameters, FLOPs, layer summaries and forward latency of a model.
 
 FLOPs follow fvcore's convention: one fused multiply-add counts as ONE flop, so a k×k convolution
-from cin to cout channels on an H×W output costs cin·cout·k²·H·W flops (bias, BatchNorm folding,
-ReLU, pooling and additions are not counted). Papers that count a multiply and an add separately
-report twice these numbers.
+from cin to cout channels on an H×W output costs cin·cout·k²·H·W flops (biases are not counted).
+fvcore also counts BatchNorm (one per element in eval mode) and nearest upsampling (one per output
+element), about 1% of an hourglass's total; ReLU, pooling and additions are not counted. Papers
+that count a multiply and an add separately report twice these numbers.
 
 Taught in notebooks/02_depthwise_separable.ipynb and notebooks/10_efficiency.ipynb.
 """
@@ -32,6 +33,16 @@ def count_flops(model: nn.Module, input_size: int = 256) -> int:
     model.eval()
     try:
         return int(_flop_analysis(model, input_size).total())
+    finally:
+        model.train(was_training)
+
+
+def flops_by_operator(model: nn.Module, input_size: int = 256) -> dict[str, int]:
+    """FLOPs split by operator type, e.g. {"conv": ..., "batch_norm": ..., "upsample_nearest2d": ...}."""
+    was_training = model.training
+    model.eval()
+    try:
+        return dict(_flop_analysis(model, input_size).by_operator())
     finally:
         model.train(was_training)
 

@@ -1,0 +1,67 @@
+import torch
+from torch import nn
+
+from hglearn.cli import main
+from hglearn.models import count_parameters, create_model
+from hglearn.profiling import count_flops, flops_by_operator, flops_table, layer_summary, model_stats
+
+
+def conv_and_linear_multiply_adds(model, input_size):
+    """Multiply-adds counted by hand with forward hooks: cin/groups · cout · k² · H_out · W_out per conv."""
+    total = 0
+
+    def hook(module, inputs, output):
+        nonlocal total
+        k = module.kernel_size[0] * module.kernel_size[1]
+        total += module.in_channels // module.groups * module.out_channels * k * output.shape[-2] * output.shape[-1]
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, 3, input_size, input_size))
+    for h in handles:
+        h.remove()
+    return total
+
+
+def test_fvcore_flops_equal_the_convolution_formula_for_the_whole_network():
+    model = create_model("lightweight-hg2", channels=64)
+    by_operator = flops_by_operator(model, 128)
+    assert by_operator["conv"] == conv_and_linear_multiply_adds(model, 128)
+    assert count_flops(model, 128) == sum(by_operator.values())
+    assert by_operator["conv"] > 0.97 * count_flops(model, 128)  # BatchNorm and upsampling are small change
+
+
+def test_flops_grow_with_the_square_of_the_input():
+    model = create_model("newell-hg1", channels=32)
+    assert count_flops(model, 128) == 4 * count_flops(model, 64)
+
+
+def test_model_stats_of_a_preset():
+    stats = model_stats("newell-hg1", input_size=64, repeats=2)
+    assert stats["params"] == 3_426_448
+    assert stats["flops"] == count_flops(create_model("newell-hg1"), 64)
+    assert stats["flops"] > conv_and_linear_multiply_adds(create_model("newell-hg1"), 64)
+    assert stats["latency_ms"] > 0 and stats["device"] == "cpu" and stats["input_size"] == 64
+
+
+def test_model_stats_of_a_model_without_latency():
+    model = create_model("newell-hg1", channels=32, block="mdlrb")
+    stats = model_stats(model, input_size=64, latency=False)
+    assert stats["params"] == count_parameters(model) and stats["latency_ms"] is None
+    assert model.training  # counting FLOPs put the model back in the mode it was in
+
+
+def test_summaries_name_the_modules():
+    model = create_model("newell-hg1", channels=32)
+    assert "hgs.0.low2" in flops_table(model, 64, max_depth=3)
+    summary = layer_summary(model, 64, depth=2)
+    assert "Hourglass" in summary and f"{count_parameters(model):,}" in summary
+
+
+def test_profile_command_prints_parameters_and_flops(capsys):
+    assert main(["profile", "newell-hg2", "--input", "64", "--no-latency", "--depth", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "6,570,400" in out and "one multiply-add = one FLOP" in out
+    flops = count_flops(create_model("newell-hg2"), 64)
+    assert f"{flops / 1e9:.2f} G" in out
