@@ -1,0 +1,153 @@
+"""`PoseDataset`: one interface that turns the `PoseRecord`s of any dataset into training tensors.
+
+Taught in notebooks/06_heatmaps_pckh.ipynb.
+"""
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from hglearn.data.records import DatasetError, PoseRecord, resolve_under
+from hglearn.data.transforms import Augmentation, apply_affine, crop_matrix, sample_augmentation, warp_image
+from hglearn.heatmaps import render
+from hglearn.joints import JointSet
+
+ImageReader = Callable[[int, PoseRecord], np.ndarray]
+
+
+def file_image_reader(root: str | Path) -> ImageReader:
+    """A `read_image` for datasets stored as files: record.image under root, as (H, W, 3) uint8 RGB.
+
+    A path leaving root, a missing file or an undecodable one raises DatasetError naming the file
+    and the record.
+    """
+    def read_image(index: int, record: PoseRecord) -> np.ndarray:
+        path = resolve_under(root, record.image, record=index, field="image")
+        if not path.is_file():
+            raise DatasetError("image file not found", file=path, record=index, field="image")
+        # The annotations refer to the stored pixel grid: do not let EXIF orientation rotate it.
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)  # (H, W, 3) BGR
+        if image is None:
+            raise DatasetError("image could not be decoded", file=path, record=index, field="image")
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+    return read_image
+
+
+def head_size(record: PoseRecord) -> float:
+    """PCKh's normaliser: 0.6 × ‖(x2 − x1, y2 − y1)‖ of the head box (MPII protocol); NaN without one."""
+    if record.head_box is None:
+        return float("nan")
+    return 0.6 * float(np.linalg.norm(np.subtract(record.head_box[1], record.head_box[0])))
+
+
+def torso_size(record: PoseRecord, joint_set: JointSet) -> float:
+    """PCK@0.2's normaliser: the distance between joint_set.torso's two joints; NaN if either is missing."""
+    a, b = joint_set.torso
+    if not (record.annotated[a] and record.annotated[b]):
+        return float("nan")
+    return float(np.linalg.norm(record.joints[a] - record.joints[b]))
+
+
+class PoseDataset(torch.utils.data.Dataset):
+    """Records → image crop, target heatmaps, target weights and the meta evaluation needs.
+
+    Item i, in order (the pipeline of Newell et al. 2016's code):
+    1. draw the augmentation from np.random.default_rng([seed, epoch, i]), or none when augment is None;
+    2. one matrix maps the person box, scaled, rotated and mirrored, onto the input_res² crop;
+    3. when mirrored, left and right joints swap (joint_set.flip_index), so channel j stays joint j;
+    4. the joints go through the same box onto the out_res² heatmap, drawn as Gaussians of width
+       sigma; joints not annotated or outside the crop get target weight 0;
+    5. each colour channel is multiplied by its jitter factor and clipped to [0, 1].
+
+    Returns a dict:
+    - image (3, input_res, input_res) float32 RGB in [0, 1], as Newell et al.'s Torch code fed it. No
+      ImageNet mean/std normalisation: the network is trained from scratch, not from ImageNet weights.
+    - heatmaps (J, out_res, out_res) float32 and target_weight (J,) float32.
+    - meta: index; center (2,), scale (the crop's, augmentation included), rotation, flip;
+      joints (J, 2) in original-image pixels, visible (J,), annotated (J,), all permuted like the
+      channels when flipped; head_size and torso_size (NaN when missing); matrix (2, 3), image → input
+      crop, for `heatmap_to_image`.
+
+    Every annotated joint is supervised, occluded ones included, as in Newell et al.'s code: PCKh
+    scores occluded joints, so the network must learn to place a hidden wrist too.
+    With DataLoader workers, call set_epoch before each epoch's iteration (the workers copy the
+    dataset when the iteration starts, unless persistent_workers is set).
+
+    Taught in notebooks/06_heatmaps_pckh.ipynb.
+    """
+
+    def __init__(self, records: list[PoseRecord], read_image: ImageReader, joint_set: JointSet,
+                 input_res: int = 256, out_res: int = 64, sigma: float = 1.0,
+                 augment: Augmentation | None = None, seed: int = 0):
+        num_joints = joint_set.num_joints
+        for index, record in enumerate(records):
+            for field in ("joints", "visible", "annotated"):
+                shape = np.shape(getattr(record, field))
+                if shape[:1] != (num_joints,):
+                    raise DatasetError(f"expected {num_joints} joints ({joint_set.name}), got shape {shape}",
+                                       file=record.image, record=index, field=field)
+        self.records, self.read_image, self.joint_set = records, read_image, joint_set
+        self.input_res, self.out_res, self.sigma = input_res, out_res, sigma
+        self.augment, self.seed, self.epoch = augment, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw a new augmentation per item: the random stream is keyed by (seed, epoch, index)."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> dict:
+        record = self.records[index]
+        image = self.read_image(index, record)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise DatasetError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}",
+                               file=record.image, record=index, field="image")
+
+        # 1. Augmentation.
+        scale_mult, rotation, flip, color = 1.0, 0.0, False, np.ones(3)
+        if self.augment is not None:
+            rng = np.random.default_rng([self.seed, self.epoch, index])
+            scale_mult, rotation, flip, color = sample_augmentation(self.augment, rng)
+        scale = record.scale * scale_mult
+
+        # 2. Crop.
+        matrix = crop_matrix(record.center, scale, self.input_res, rotation, flip)  # image → input crop
+        crop = warp_image(image, matrix, self.input_res)  # (input_res, input_res, 3)
+
+        # 3. Swap left and right: a mirrored left wrist looks like a right wrist.
+        order = list(self.joint_set.flip_index) if flip else list(range(self.joint_set.num_joints))
+        joints_img = np.asarray(record.joints, dtype=np.float64)[order]  # (J, 2)
+        visible = np.asarray(record.visible, dtype=bool)[order]
+        annotated = np.asarray(record.annotated, dtype=bool)[order]
+
+        # 4. Targets: the heatmap covers the same box as the input crop, at out_res.
+        joints_hm = apply_affine(joints_img, crop_matrix(record.center, scale, self.out_res, rotation, flip))
+        inside = ((joints_hm > -0.5) & (joints_hm < self.out_res - 0.5)).all(axis=1)  # (J,)
+        heatmaps, target_weight = render(joints_hm, annotated & inside, self.out_res, self.sigma)
+
+        # 5. Colour.
+        pixels = np.clip(crop.astype(np.float32) / 255.0 * color.astype(np.float32), 0.0, 1.0)
+
+        meta = {
+            "index": index,
+            "center": torch.as_tensor(record.center, dtype=torch.float32),
+            "scale": float(scale),
+            "rotation": rotation,
+            "flip": flip,
+            "joints": torch.as_tensor(joints_img, dtype=torch.float32),
+            "visible": torch.from_numpy(visible),
+            "annotated": torch.from_numpy(annotated),
+            "head_size": head_size(record),
+            "torso_size": torso_size(record, self.joint_set),
+            "matrix": torch.as_tensor(matrix, dtype=torch.float32),
+        }
+        return {
+            "image": torch.from_numpy(pixels.transpose(2, 0, 1).copy()),  # (3, input_res, input_res)
+            "heatmaps": torch.from_numpy(heatmaps),
+            "target_weight": torch.from_numpy(target_weight),
+            "meta": meta,
+        }
