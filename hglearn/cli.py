@@ -1,6 +1,8 @@
 """The `hglearn` command line.
 
     hglearn profile NAME [--input 256] [--depth 3] [--repeats 5] [--no-latency]
+    hglearn data download NAME --root DIR
+    hglearn data prepare NAME --root DIR [--source FORMAT]
 
 Each command imports what it needs when it runs, so `hglearn --help` is instant.
 """
@@ -23,6 +25,7 @@ def cmd_profile(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from hglearn.data.download import add_data_commands
     from hglearn.models import PRESETS
 
     parser = argparse.ArgumentParser(prog="hglearn", description="Stacked hourglass networks for pose estimation.")
@@ -35,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--repeats", type=int, default=5, help="timed forward passes (default 5)")
     profile.add_argument("--no-latency", action="store_true", help="skip the latency measurement")
     profile.set_defaults(run=cmd_profile)
+
+    add_data_commands(commands)
     return parser
 
 

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import torch
 
-from hglearn.data.records import DatasetError, PoseRecord, resolve_under
+from hglearn.data.records import DatasetError, PoseRecord, check_record, resolve_under
 from hglearn.data.transforms import Augmentation, apply_affine, crop_matrix, sample_augmentation, warp_image
 from hglearn.heatmaps import render
 from hglearn.joints import JointSet
@@ -82,13 +82,8 @@ class PoseDataset(torch.utils.data.Dataset):
     def __init__(self, records: list[PoseRecord], read_image: ImageReader, joint_set: JointSet,
                  input_res: int = 256, out_res: int = 64, sigma: float = 1.0,
                  augment: Augmentation | None = None, seed: int = 0):
-        num_joints = joint_set.num_joints
-        for index, record in enumerate(records):
-            for field in ("joints", "visible", "annotated"):
-                shape = np.shape(getattr(record, field))
-                if shape[:1] != (num_joints,):
-                    raise DatasetError(f"expected {num_joints} joints ({joint_set.name}), got shape {shape}",
-                                       file=record.image, record=index, field=field)
+        for index, record in enumerate(records):  # a bad record must never become a wrong target
+            check_record(record, index, file=record.image, num_joints=joint_set.num_joints)
         self.records, self.read_image, self.joint_set = records, read_image, joint_set
         self.input_res, self.out_res, self.sigma = input_res, out_res, sigma
         self.augment, self.seed, self.epoch = augment, seed, 0

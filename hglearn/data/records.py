@@ -5,7 +5,7 @@ turns records into training tensors. Coordinates are 0-based image pixels with p
 integers; the datasets' 1-based files are converted when they are read.
 """
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 
@@ -55,3 +55,47 @@ def resolve_under(root: str | Path, relative: str, *, file: str | Path | None = 
         raise DatasetError(f"path {relative!r} lies outside the dataset root {root}",
                            file=file, record=record, field=field)
     return path
+
+
+def check_record(record: PoseRecord, index: int, *, file: str | Path | None, num_joints: int) -> None:
+    """Raise DatasetError naming file, index and field unless the record is usable: a relative image
+    path inside the root, num_joints joints, boolean masks with visible ⊆ annotated, finite annotated
+    joints, a finite center, a positive scale, and a head box of non-zero size (or none)."""
+    def fail(message: str, field: str):
+        raise DatasetError(message, file=file, record=index, field=field)
+
+    image = record.image
+    if not isinstance(image, str) or not image:
+        fail(f"expected a relative image path, got {image!r}", "image")
+    posix, windows = PurePosixPath(image), PureWindowsPath(image)
+    if posix.is_absolute() or windows.anchor or ".." in posix.parts or ".." in windows.parts:
+        fail(f"image path {image!r} lies outside the dataset root", "image")
+    joints = np.asarray(record.joints)
+    if joints.ndim != 2 or joints.shape[1] != 2:
+        fail(f"expected joints of shape ({num_joints}, 2), got {joints.shape}", "joints")
+    if len(joints) != num_joints:
+        fail(f"expected {num_joints} joints, got {len(joints)}", "joints")
+    masks = {}
+    for name in ("visible", "annotated"):
+        masks[name] = np.asarray(getattr(record, name))
+        if masks[name].shape != (num_joints,) or masks[name].dtype != bool:
+            fail(f"expected {num_joints} booleans, got {masks[name].dtype} of shape {masks[name].shape}", name)
+    visible, annotated = masks["visible"], masks["annotated"]
+    if (visible & ~annotated).any():
+        fail(f"joint {int(np.argmax(visible & ~annotated))} is visible but not annotated", "visible")
+    finite = np.isfinite(joints).all(axis=1)
+    if (annotated & ~finite).any():
+        j = int(np.argmax(annotated & ~finite))
+        fail(f"non-finite coordinate {joints[j].tolist()}", f"joints[{j}]")
+    center = np.asarray(record.center, dtype=np.float64)
+    if center.shape != (2,) or not np.isfinite(center).all():
+        fail(f"expected two finite numbers, got {record.center!r}", "center")
+    if not (isinstance(record.scale, (int, float, np.floating, np.integer)) and np.isfinite(record.scale)
+            and record.scale > 0):
+        fail(f"scale must be positive and finite, got {record.scale!r}", "scale")
+    if record.head_box is not None:
+        box = np.asarray(record.head_box, dtype=np.float64)
+        if box.shape != (2, 2) or not np.isfinite(box).all():
+            fail(f"expected [[x1, y1], [x2, y2]] of finite numbers, got {record.head_box!r}", "head_box")
+        if np.linalg.norm(box[1] - box[0]) == 0:
+            fail(f"zero-size head box {box.tolist()}", "head_box")
