@@ -10,6 +10,7 @@ Taught in notebooks/02_depthwise_separable.ipynb and notebooks/10_efficiency.ipy
 """
 import statistics
 import time
+from contextlib import contextmanager
 
 import torch
 from fvcore.nn import FlopCountAnalysis, flop_count_table
@@ -21,36 +22,38 @@ from hglearn.models import count_parameters, create_model
 def _flop_analysis(model: nn.Module, input_size: int) -> FlopCountAnalysis:
     images = torch.zeros(1, 3, input_size, input_size, device=next(model.parameters()).device)
     analysis = FlopCountAnalysis(model, images)
-    # Element-wise operators (add, relu, max-pool, upsample) are left out on purpose: see the docstring.
+    # fvcore has no count for add, relu or max-pool: cheap element-wise work, left out (module docstring).
     analysis.unsupported_ops_warnings(False)
     analysis.uncalled_modules_warnings(False)
     return analysis
 
 
-def count_flops(model: nn.Module, input_size: int = 256) -> int:
-    """Multiply-adds of one forward pass of a (1, 3, input_size, input_size) image."""
+@contextmanager
+def eval_mode(model: nn.Module):
+    """Run a block with the model in eval mode (BatchNorm uses running statistics), then restore it."""
     was_training = model.training
     model.eval()
     try:
-        return int(_flop_analysis(model, input_size).total())
+        yield model
     finally:
         model.train(was_training)
 
 
 def flops_by_operator(model: nn.Module, input_size: int = 256) -> dict[str, int]:
     """FLOPs split by operator type, e.g. {"conv": ..., "batch_norm": ..., "upsample_nearest2d": ...}."""
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         return dict(_flop_analysis(model, input_size).by_operator())
-    finally:
-        model.train(was_training)
+
+
+def count_flops(model: nn.Module, input_size: int = 256) -> int:
+    """Multiply-adds of one forward pass of a (1, 3, input_size, input_size) image."""
+    return sum(flops_by_operator(model, input_size).values())
 
 
 def flops_table(model: nn.Module, input_size: int = 256, max_depth: int = 2) -> str:
     """fvcore's per-module table of parameters and FLOPs, down to `max_depth` levels of modules."""
-    model.eval()
-    return flop_count_table(_flop_analysis(model, input_size), max_depth=max_depth)
+    with eval_mode(model):
+        return flop_count_table(_flop_analysis(model, input_size), max_depth=max_depth)
 
 
 def layer_summary(model: nn.Module, input_size: int = 256, depth: int = 3) -> str:
@@ -68,21 +71,21 @@ def layer_summary(model: nn.Module, input_size: int = 256, depth: int = 3) -> st
 def measure_latency(model: nn.Module, input_size: int = 256, batch_size: int = 1, repeats: int = 5) -> float:
     """Median wall time in milliseconds of a forward pass in eval mode, after one warm-up pass.
 
-    The median, because this kind of machine has occasional stalls that would drag a mean.
+    The median, because a shared or busy CPU has occasional stalls that would drag a mean.
     """
-    model.eval()
     device = next(model.parameters()).device
     images = torch.randn(batch_size, 3, input_size, input_size, device=device)
-    model(images)  # warm-up: allocations, cuDNN autotuning, lazy initialisation
     times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        model(images)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append((time.perf_counter() - start) * 1000)
+    with eval_mode(model):
+        model(images)  # warm-up: allocations, cuDNN autotuning, lazy initialisation
+        for _ in range(repeats):
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            model(images)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
 
 
