@@ -349,7 +349,10 @@ def load_mpii_json(path: str | Path, gt_val_mat: str | Path | None = None) -> li
     joints_vis 0; joints_vis is 1 for every annotated joint, occluded or not, so this conversion has
     lost the visibility: `visible` equals `annotated`.
 
-    No head boxes, unless gt_val_mat (mmpose's `mpii_gt_val.mat`) is given with the validation JSON:
+    Two optional fields per person, written by hglearn's SynthPose export: `is_visible` (16 flags,
+    0 for occluded joints) and `head_box` (1-based [[x1, y1], [x2, y2]]).
+
+    No head boxes otherwise, unless gt_val_mat (mmpose's `mpii_gt_val.mat`) is given with the validation JSON:
     its people are matched by order, the counts must agree, and each person's annotated joints must
     match the .mat's within a pixel (and the same joints be missing), else DatasetError.
     """
@@ -375,11 +378,17 @@ def load_mpii_json(path: str | Path, gt_val_mat: str | Path | None = None) -> li
             raise DatasetError("no person position (center is [-1, -1])", file=path, record=n, field="center")
         if not (np.isfinite(scale) and scale > 0):
             raise DatasetError(f"scale must be positive, got {float(scale)}", file=path, record=n, field="scale")
+        visible = annotated.copy()
+        if "is_visible" in entry:  # hglearn's SynthPose export keeps the occlusion flags here
+            visible &= _list_field(entry, "is_visible", (NUM_JOINTS,), file=path, record=n) > 0
+        head_box = None
+        if "head_box" in entry:  # also from the SynthPose export: 1-based [[x1, y1], [x2, y2]]
+            head_box = _list_field(entry, "head_box", (2, 2), file=path, record=n) - 1.0
         box_center, box_scale = person_box(center, float(scale))
         record = PoseRecord(
             image=_image_path(entry.get("image"), file=path, record=n, field="image"),
-            joints=np.where(annotated[:, None], joints - 1.0, 0.0), visible=annotated.copy(),
-            annotated=annotated, center=box_center, scale=box_scale)
+            joints=np.where(annotated[:, None], joints - 1.0, 0.0), visible=visible,
+            annotated=annotated, center=box_center, scale=box_scale, head_box=head_box)
         check_record(record, n, file=path, num_joints=NUM_JOINTS)
         records.append(record)
 

@@ -27,7 +27,7 @@ class DatasetError(ValueError):
 class PoseRecord:
     """One person in one image.
 
-    image: path of the image relative to the dataset root (SynthPose: "synth/<index>.png").
+    image: path of the image relative to the dataset root (SynthPose: "images/000042.png").
     joints: (J, 2) float, (x, y) in 0-based image pixels; missing joints hold any value.
     visible: (J,) bool, annotated and not occluded.
     annotated: (J,) bool, the joint has a position (MPII's missing joints are False). PCKh counts
