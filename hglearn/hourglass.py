@@ -55,9 +55,11 @@ class Hourglass(nn.Module):
 class StackedHourglass(nn.Module):
     """Stacked hourglass network with intermediate supervision (Newell et al. Fig. 4).
 
-    Stem: 7×7/2 conv-BN-ReLU → block(64, 128) → maxpool → block(128, 128) → block(128, channels),
-    so a 256×256 image becomes channels×64×64 features. The stem always uses Newell's Bottleneck:
-    Kim & Lee change only the blocks of the stacks.
+    Stem: 7×7/2 conv-BN-ReLU (3 → C/4) → block(C/4, C/2) → maxpool → block(C/2, C/2) → block(C/2, C),
+    so a 256×256 image becomes C×64×64 features. At the papers' C = 256 these are Newell's 64 and
+    128 channels; narrower models scale the stem with C, so that a small CPU model does not spend
+    most of its time in a full-width stem. The stem always uses Newell's Bottleneck: Kim & Lee
+    change only the blocks of the stacks.
     Each stack: hourglass → block → 1×1 conv-BN-ReLU (features f) → 1×1 conv (J heatmaps).
     Between stacks: x ← x + 1×1(f) + 1×1(heatmaps), which feeds each prediction back in.
     With `extra_skip`, the encoder features of stack i are added to the encoder of stack i+1 at
@@ -81,10 +83,11 @@ class StackedHourglass(nn.Module):
         super().__init__()
         block = get_block(block)
         self.num_stacks, self.extra_skip = num_stacks, extra_skip
+        quarter, half = channels // 4, channels // 2
         self.stem = nn.Sequential(
-            nn.Conv2d(3, 64, 7, stride=2, padding=3), nn.BatchNorm2d(64), nn.ReLU(),
-            Bottleneck(64, 128), nn.MaxPool2d(2), Bottleneck(128, 128), Bottleneck(128, channels),
-        )
+            nn.Conv2d(3, quarter, 7, stride=2, padding=3), nn.BatchNorm2d(quarter), nn.ReLU(),
+            Bottleneck(quarter, half), nn.MaxPool2d(2), Bottleneck(half, half), Bottleneck(half, channels),
+        )  # (B, C, H/4, W/4)
         self.hgs = nn.ModuleList(Hourglass(depth, channels, block) for _ in range(num_stacks))
         self.res = nn.ModuleList(block(channels, channels) for _ in range(num_stacks))
         self.features = nn.ModuleList(

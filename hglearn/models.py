@@ -37,9 +37,9 @@ class ModelConfig:
         for name in ("num_stacks", "num_joints", "depth"):
             if getattr(self, name) < 1:
                 raise ValueError(f"ModelConfig.{name} must be at least 1, got {getattr(self, name)}")
-        # Blocks halve the channels inside; the stem's last block goes 128 -> channels.
-        if self.channels < 2 or self.channels % 2:
-            raise ValueError(f"ModelConfig.channels must be even and at least 2, got {self.channels}")
+        # The stem starts at channels / 4, and the blocks halve their width inside.
+        if self.channels < 8 or self.channels % 8:
+            raise ValueError(f"ModelConfig.channels must be a multiple of 8, got {self.channels}")
 
     def build(self) -> nn.Module:
         return StackedHourglass(

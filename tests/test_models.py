@@ -104,7 +104,7 @@ def test_bad_overrides_and_configs_get_clear_errors():
         create_model("newell-hg3")
     with pytest.raises(ValueError, match="block 'resnet'"):
         ModelConfig(num_stacks=1, block="resnet")
-    with pytest.raises(ValueError, match="channels must be even"):
-        ModelConfig(num_stacks=1, channels=33)
+    with pytest.raises(ValueError, match="channels must be a multiple of 8"):
+        ModelConfig(num_stacks=1, channels=36)
     with pytest.raises(ValueError, match="num_stacks must be at least 1"):
         ModelConfig(num_stacks=0)

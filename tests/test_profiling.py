@@ -29,7 +29,7 @@ def test_fvcore_flops_equal_the_convolution_formula_for_the_whole_network():
     by_operator = flops_by_operator(model, 128)
     assert by_operator["conv"] == conv_and_linear_multiply_adds(model, 128)
     assert count_flops(model, 128) == sum(by_operator.values())
-    assert by_operator["conv"] > 0.97 * count_flops(model, 128)  # BatchNorm and upsampling are small change
+    assert by_operator["conv"] > 0.95 * count_flops(model, 128)  # BatchNorm and upsampling: a few percent
 
 
 def test_flops_grow_with_the_square_of_the_input():
