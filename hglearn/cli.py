@@ -1,5 +1,7 @@
 """The `hglearn` command line.
 
+    hglearn train [CONFIG.toml] [--key=value ...]
+    hglearn eval CHECKPOINT [--dataset NAME] [--data-root DIR] [--flip] [--scales 0.9,1,1.1] [--save-mat FILE]
     hglearn profile NAME [--input 256] [--depth 3] [--repeats 5] [--no-latency]
     hglearn data download NAME --root DIR
     hglearn data prepare NAME --root DIR [--source FORMAT]
@@ -24,12 +26,68 @@ def cmd_profile(args: argparse.Namespace) -> None:
         print(f"  latency      {stats['latency_ms']:.1f} ms  (batch 1, median of {args.repeats}, {stats['device']})")
 
 
+def train_config_from_args(words: list[str]):
+    """TrainConfig from an optional TOML file then --key=value overrides, each type-checked."""
+    from hglearn.config import load_toml, override, parse_value
+    from hglearn.train import TrainConfig
+
+    changes = {}
+    if words and not words[0].startswith("--"):
+        changes.update(load_toml(TrainConfig, words.pop(0)))
+    for word in words:
+        if not word.startswith("--") or "=" not in word:
+            raise ValueError(f"expected --key=value, got {word!r}")
+        key, text = word[2:].split("=", 1)
+        changes[key] = parse_value(TrainConfig, key, text)
+    return override(TrainConfig(), **changes)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from hglearn.train import train
+
+    train(train_config_from_args(list(args.options)))
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    from hglearn.data.splits import make_dataset
+    from hglearn.evaluate import evaluate, save_mpii_predictions
+    from hglearn.train import load_model, pick_device
+
+    model, cfg = load_model(args.checkpoint)
+    device = pick_device(cfg.device if cfg.device != "cpu" else "auto")
+    name = args.dataset or cfg.dataset
+    dataset = make_dataset(name, args.split, input_res=cfg.input_res, sigma=cfg.sigma,
+                           root=args.data_root or cfg.data_root, synth_difficulty=cfg.synth_difficulty,
+                           synth_images=cfg.val_images)
+    scales = tuple(float(s) for s in args.scales.split(","))
+    result = evaluate(model.to(device), dataset, flip=args.flip, scales=scales, device=device)
+    print(result.metric)
+    print(result.metric.to_markdown())
+    if args.save_mat:
+        print(f"predictions saved to {save_mpii_predictions(args.save_mat, result.pred)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from hglearn.data.download import add_data_commands
     from hglearn.models import PRESETS
 
     parser = argparse.ArgumentParser(prog="hglearn", description="Stacked hourglass networks for pose estimation.")
     commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train a model (default: the course's SynthPose run)",
+                                usage="hglearn train [CONFIG.toml] [--key=value ...]",
+                                description="Keys are TrainConfig fields; see hglearn/train.py.")
+    train.set_defaults(run=cmd_train)
+
+    evaluation = commands.add_parser("eval", help="evaluate a checkpoint (PCKh@0.5 or PCK@0.2)")
+    evaluation.add_argument("checkpoint")
+    evaluation.add_argument("--dataset", help="synth, mpii, lsp, lspet or flic (default: the training one)")
+    evaluation.add_argument("--data-root", help="the dataset's folder (default: the training one)")
+    evaluation.add_argument("--split", default="val", help="split to score (default val; LSP and FLIC: test)")
+    evaluation.add_argument("--flip", action="store_true", help="average with the mirrored image's heatmaps")
+    evaluation.add_argument("--scales", default="1.0", help="comma-separated crop scales to average, e.g. 0.9,1,1.1")
+    evaluation.add_argument("--save-mat", metavar="FILE", help="save MPII-style predictions (.mat, 1-based)")
+    evaluation.set_defaults(run=cmd_eval)
 
     profile = commands.add_parser("profile", help="parameters, FLOPs, layer summary and latency of a preset")
     profile.add_argument("name", choices=list(PRESETS), metavar="NAME", help=f"one of: {', '.join(PRESETS)}")
@@ -44,10 +102,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "train":
+        args.options = extra  # [CONFIG] --key=value ...: checked against TrainConfig
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         args.run(args)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, TypeError, FileNotFoundError) as error:
         print(f"hglearn {args.command}: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -45,3 +45,51 @@ def override(cfg: C, **changes: Any) -> C:
 
 def _type_name(annotation: Any) -> str:
     return annotation.__name__ if isinstance(annotation, type) else str(annotation)
+
+
+def parse_value(cls: type, key: str, text: str) -> Any:
+    """Convert a command-line string to the type of field `key` of dataclass `cls`.
+
+    int and float as Python reads them; bool from true/false/yes/no/1/0; "none" for optional fields;
+    tuples as comma-separated items ("170,200"). A bad value names the field and the expected type.
+    """
+    hints = typing.get_type_hints(cls)
+    if key not in hints:
+        raise ValueError(f"{cls.__name__} has no field {key!r}; valid fields: {', '.join(hints)}")
+    annotation = hints[key]
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    optional = typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) < len(
+        typing.get_args(annotation))
+    if optional and text.lower() in ("none", "null", ""):
+        return None
+    target = args[0] if optional else annotation
+    try:
+        if typing.get_origin(target) is tuple:
+            item = typing.get_args(target)[0]
+            return tuple(_convert(item, part.strip()) for part in text.split(",") if part.strip())
+        return _convert(target, text)
+    except ValueError:
+        raise ValueError(f"--{key}={text}: expected {_type_name(annotation)}") from None
+
+
+def _convert(target: type, text: str) -> Any:
+    if target is bool:
+        lowered = text.lower()
+        if lowered not in ("true", "false", "yes", "no", "1", "0"):
+            raise ValueError(text)
+        return lowered in ("true", "yes", "1")
+    return target(text)  # int("abc") and float("abc") raise ValueError
+
+
+def load_toml(cls: type, path: str) -> dict[str, Any]:
+    """The fields set in a TOML file, with arrays turned into tuples, ready for `override`."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    with open(path, "rb") as f:
+        try:
+            data = tomllib.load(f)
+        except tomllib.TOMLDecodeError as error:
+            raise ValueError(f"{path}: not valid TOML: {error}") from None
+    return {key: tuple(value) if isinstance(value, list) else value for key, value in data.items()}

@@ -1,0 +1,51 @@
+"""Drawing skeletons and heatmaps on images.
+
+Taught in notebooks/00_pose_primer.ipynb and notebooks/06_heatmaps_pckh.ipynb.
+"""
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from hglearn.joints import JointSet
+
+LEFT, RIGHT, CENTRE = (40, 120, 255), (255, 80, 40), (250, 220, 40)  # RGB
+
+
+def limb_color(joint_set: JointSet, a: int, b: int) -> tuple[int, int, int]:
+    """Left limbs blue, right limbs red, the rest yellow, so that swapped sides show at a glance."""
+    names = joint_set.names[a] + joint_set.names[b]
+    return LEFT if "l_" in names and "r_" not in names else RIGHT if "r_" in names and "l_" not in names else CENTRE
+
+
+def draw_pose(image: np.ndarray, joints: np.ndarray, joint_set: JointSet, show: np.ndarray | None = None,
+              thickness: int = 1) -> np.ndarray:
+    """A copy of the (H, W, 3) uint8 RGB image with the skeleton drawn; joints (J, 2) in its pixels.
+
+    show: (J,) bool, the joints to draw (default all); a limb is drawn when both its ends are.
+    """
+    out = np.ascontiguousarray(image.copy())
+    show = np.ones(len(joints), bool) if show is None else np.asarray(show, bool)
+    points = [tuple(int(round(v)) for v in p) for p in np.nan_to_num(np.asarray(joints, float))]
+    for a, b in joint_set.edges:
+        if show[a] and show[b]:
+            cv2.line(out, points[a], points[b], limb_color(joint_set, a, b), thickness, cv2.LINE_AA)
+    for j in np.flatnonzero(show):
+        cv2.circle(out, points[j], thickness + 1, (255, 255, 255), -1, cv2.LINE_AA)
+    return out
+
+
+def save_pose_grid(path: str | Path, images: list[np.ndarray], joints: list[np.ndarray], joint_set: JointSet,
+                   columns: int = 8, size: int = 128) -> Path:
+    """Save images with their skeletons as one PNG grid, each tile resized to size × size."""
+    tiles = []
+    for image, pose in zip(images, joints):
+        h, w = image.shape[:2]
+        scaled = np.asarray(pose, float) * [size / w, size / h]
+        tiles.append(draw_pose(cv2.resize(image, (size, size)), scaled, joint_set))
+    while len(tiles) % columns:
+        tiles.append(np.zeros_like(tiles[0]))
+    rows = [np.concatenate(tiles[i:i + columns], axis=1) for i in range(0, len(tiles), columns)]
+    path = Path(path)
+    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
+    return path

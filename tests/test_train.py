@@ -1,0 +1,143 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import hglearn.train as train_module
+from hglearn.cli import main
+from hglearn.config import override
+from hglearn.data.splits import make_dataset
+from hglearn.losses import heatmap_mse, stacked_heatmap_loss
+from hglearn.train import (CheckpointError, EpochSampler, TrainConfig, TrainingError, load_checkpoint, load_model,
+                           lr_factor, train)
+
+ROOT = Path(__file__).resolve().parents[1]
+# A run that takes seconds: 8 steps per epoch on 32-px figures, a 2-level hourglass.
+TINY = TrainConfig(channels=16, depth=2, input_res=32, synth_images=128, val_images=16, batch_size=16,
+                   epochs=2, lr_milestones=(1,), eval_every=1, flip_test=False, progress=False)
+
+
+def test_losses_mask_joints_and_average_stacks():
+    target = torch.rand(2, 3, 4, 4)
+    pred = target.clone()
+    pred[0, 1] += 1.0  # wrong only where the weight is 0
+    weight = torch.ones(2, 3)
+    weight[0, 1] = 0
+    assert heatmap_mse(pred, target, weight) == 0
+    stacks = torch.stack([target, target + 0.5], dim=1)  # (B, S, J, h, w): stack 0 right, stack 1 off by 0.5
+    loss, per_stack = stacked_heatmap_loss(stacks, target, torch.ones(2, 3))
+    assert per_stack.tolist() == [0.0, 0.25] and loss.item() == pytest.approx(0.125)
+
+
+def test_lr_schedule_and_epoch_sampler():
+    cfg = override(TrainConfig(), lr_milestones=(170, 200), lr_gamma=0.1)  # SADI-Net's drops
+    assert [lr_factor(e, cfg) for e in (0, 169, 170, 199, 200)] == pytest.approx([1, 1, 0.1, 0.1, 0.01])
+    full = EpochSampler(20, seed=1, epoch=3).indices
+    assert sorted(full) == list(range(20)) and full == EpochSampler(20, seed=1, epoch=3).indices
+    assert full != EpochSampler(20, seed=1, epoch=4).indices
+    assert EpochSampler(20, seed=1, epoch=3, start=5).indices == full[5:]  # resuming mid-epoch
+    ranks = [EpochSampler(20, 1, 3, rank=r, world_size=2).indices for r in (0, 1)]
+    assert sorted(ranks[0] + ranks[1]) == list(range(20))
+
+
+def test_a_tiny_model_overfits_a_fixed_batch():
+    torch.manual_seed(0)
+    model = override(TINY, channels=64).model_config().build()
+    batch = next(iter(torch.utils.data.DataLoader(make_dataset("synth", "train", input_res=32, synth_images=8), 8)))
+    optimizer = torch.optim.Adam(model.parameters(), lr=5e-3)
+    blank = heatmap_mse(torch.zeros_like(batch["heatmaps"]), batch["heatmaps"], batch["target_weight"])
+    losses = []
+    for _ in range(60):
+        loss, _ = stacked_heatmap_loss(model(batch["image"]), batch["heatmaps"], batch["target_weight"])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] / 30
+    assert losses[-1] < blank.item() / 5  # far below the "predict blank maps" plateau
+
+
+def test_resumed_training_equals_uninterrupted_training_bit_for_bit(tmp_path):
+    whole = override(TINY, out_dir=str(tmp_path / "whole"))
+    train(whole)
+    part = override(TINY, out_dir=str(tmp_path / "part"), max_steps=5)  # stops mid-epoch
+    train(part)
+    assert load_checkpoint(tmp_path / "part" / "last.pt")["step"] == 5
+    train(override(TINY, out_dir=str(tmp_path / "part"), resume="last"))
+    a, b = (load_checkpoint(tmp_path / name / "last.pt") for name in ("whole", "part"))
+    assert a["step"] == b["step"] == 16
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+
+
+def test_outputs_of_a_run(tmp_path):
+    metrics = train(override(TINY, out_dir=str(tmp_path)))
+    for name in ("last.pt", "best.pt", "log.csv", "metrics.json", "curves.png", "predictions.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert set(metrics["pckh"]) == {"Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle", "Mean"}
+    assert metrics["steps"] == 16 and 0 <= metrics["pckh_mean"] <= 100
+    model, cfg = load_model(tmp_path / "last.pt")
+    assert cfg == override(TINY, out_dir=str(tmp_path)) and not model.training
+    assert len((tmp_path / "log.csv").read_text().splitlines()) == 1 + 2  # header and two epochs
+
+
+def test_a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    real_loss = train_module.stacked_heatmap_loss
+    calls = {"n": 0}
+
+    def loss_that_explodes(*args):
+        calls["n"] += 1
+        loss, per_stack = real_loss(*args)
+        return (loss * float("nan") if calls["n"] == 11 else loss), per_stack
+
+    monkeypatch.setattr(train_module, "stacked_heatmap_loss", loss_that_explodes)
+    with pytest.raises(TrainingError, match="nan at step 10.*last.pt"):
+        train(override(TINY, out_dir=str(tmp_path)))
+    assert load_checkpoint(tmp_path / "last.pt")["step"] == 8  # the end of epoch 1
+
+
+def test_corrupt_and_truncated_checkpoints_get_a_clear_error(tmp_path):
+    train(override(TINY, out_dir=str(tmp_path), max_steps=2))
+    good = (tmp_path / "last.pt").read_bytes()
+    (tmp_path / "truncated.pt").write_bytes(good[: len(good) // 2])
+    (tmp_path / "garbage.pt").write_bytes(b"not a checkpoint")
+    for name in ("truncated.pt", "garbage.pt"):
+        with pytest.raises(CheckpointError, match=name):
+            load_checkpoint(tmp_path / name)
+    torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="missing"):
+        load_checkpoint(tmp_path / "other.pt")
+    assert not list(tmp_path.glob("*.tmp"))  # atomic writes leave no temporary files
+
+
+def test_command_line_overrides_are_type_checked(capsys):
+    assert main(["train", "--lr=abc"]) == 2
+    assert "--lr=abc: expected float" in capsys.readouterr().err
+    assert main(["train", "--no_such_key=1"]) == 2
+    err = capsys.readouterr().err
+    assert "no field 'no_such_key'" in err and "batch_size" in err and "lr_milestones" in err
+    assert main(["train", "--optimizer=sgd"]) == 2
+    assert "optimizer" in capsys.readouterr().err
+
+
+def test_config_files_hold_only_trainconfig_fields():
+    from hglearn.cli import train_config_from_args
+
+    for path in sorted((ROOT / "configs").glob("*.toml")):
+        cfg = train_config_from_args([str(path), "--epochs=1"])
+        assert cfg.epochs == 1
+    assert train_config_from_args([str(ROOT / "configs" / "synth-cpu.toml")]) == TrainConfig()
+
+
+def test_two_process_torchrun_on_cpu_writes_one_checkpoint(tmp_path):
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
+               "-m", "hglearn.cli", "train", f"--out_dir={tmp_path}", "--channels=16", "--depth=2", "--input_res=32",
+               "--synth_images=128", "--val_images=16", "--batch_size=8", "--epochs=1", "--progress=false",
+               "--flip_test=false"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert sorted(p.name for p in tmp_path.glob("*.pt")) == ["best.pt", "last.pt"]
+    assert load_checkpoint(tmp_path / "last.pt")["step"] == 128 // (8 * 2)  # each process took half
