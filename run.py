@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("HGLEARN_VENV", ROOT / ".venv"))
 TORCH = os.environ.get("HGLEARN_TORCH", "torch==2.13.0")
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"  # PyTorch's documented CPU-only wheel index
-MAIN_JOB = ["hglearn", "profile", "lightweight-hg2"]
+MAIN_JOB = ["hglearn", "train"]  # the course's default run on SynthPose
 
 
 def venv_bin(name: str) -> Path:

@@ -18,13 +18,13 @@ import cv2
 import torch
 from torch.utils.data import DataLoader
 
+from results_file import update_results
+
 from hglearn.data.dataset import PoseDataset, file_image_reader
 from hglearn.data.synth import SynthConfig, SynthPose, generate
 from hglearn.data.transforms import Augmentation
 from hglearn.joints import MPII
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-START, END = "<!-- data-pipeline:start -->", "<!-- data-pipeline:end -->"
 
 
 def rate(run, count: int, repeats: int) -> float:
@@ -87,14 +87,8 @@ def main() -> None:
                   "batch 16; SynthPose at its default (cluttered) difficulty."]
     section = "\n".join(table) + "\n"
     print("\n" + section)
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if START in text:
-        head, rest = text.split(START, 1)
-        text = head + START + "\n" + section + END + rest.split(END, 1)[1]
-    else:
-        text += f"\n## Data pipeline\n\n{START}\n{section}{END}\n"
-    RESULTS.write_text(text)
-    print(f"updated {RESULTS}")
+    update_results("data-pipeline", "Data pipeline", section)
+    print("updated benchmarks/RESULTS.md")
 
 
 if __name__ == "__main__":

@@ -60,12 +60,12 @@ class TrainConfig:
     sigma: float = 1.0
     augment: bool = True
     out_dir: str = "runs/synth"
-    epochs: int = 60
+    epochs: int = 52
     max_steps: int | None = None
     batch_size: int = 32
     optimizer: str = "adam"
     lr: float = 2.5e-3
-    lr_milestones: tuple[int, ...] = (45, 55)
+    lr_milestones: tuple[int, ...] = (40, 48)
     lr_gamma: float = 0.1
     weight_decay: float = 0.0
     eval_every: int = 10

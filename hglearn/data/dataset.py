@@ -13,6 +13,7 @@ from hglearn.data.records import DatasetError, PoseRecord, check_record, resolve
 from hglearn.data.transforms import Augmentation, apply_affine, crop_matrix, sample_augmentation, warp_image
 from hglearn.heatmaps import render
 from hglearn.joints import JointSet
+from hglearn.metrics import head_size, torso_size
 
 ImageReader = Callable[[int, PoseRecord], np.ndarray]
 
@@ -34,21 +35,6 @@ def file_image_reader(root: str | Path) -> ImageReader:
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
     return read_image
-
-
-def head_size(record: PoseRecord) -> float:
-    """PCKh's normaliser: 0.6 × ‖(x2 − x1, y2 − y1)‖ of the head box (MPII protocol); NaN without one."""
-    if record.head_box is None:
-        return float("nan")
-    return 0.6 * float(np.linalg.norm(np.subtract(record.head_box[1], record.head_box[0])))
-
-
-def torso_size(record: PoseRecord, joint_set: JointSet) -> float:
-    """PCK@0.2's normaliser: the distance between joint_set.torso's two joints; NaN if either is missing."""
-    a, b = joint_set.torso
-    if not (record.annotated[a] and record.annotated[b]):
-        return float("nan")
-    return float(np.linalg.norm(record.joints[a] - record.joints[b]))
 
 
 class PoseDataset(torch.utils.data.Dataset):
@@ -136,8 +122,8 @@ class PoseDataset(torch.utils.data.Dataset):
             "joints": torch.as_tensor(joints_img, dtype=torch.float32),
             "visible": torch.from_numpy(visible),
             "annotated": torch.from_numpy(annotated),
-            "head_size": head_size(record),
-            "torso_size": torso_size(record, self.joint_set),
+            "head_size": float("nan") if record.head_box is None else float(head_size(record.head_box[None])[0]),
+            "torso_size": float(torso_size(record.joints[None], record.annotated[None], self.joint_set)[0]),
             "matrix": torch.as_tensor(matrix, dtype=torch.float32),
         }
         return {
