@@ -87,6 +87,8 @@ def main() -> None:
     table += [f"| {w} | {d} | {m} | {b} | {ips:.1f} |" for w, d, m, b, ips in rows]
     table += ["", f"Produced by `python benchmarks/train_throughput.py` on {platform.machine()} with "
                   f"{torch.get_num_threads()} CPU threads, torch {torch.__version__}; median of the timed steps."]
+    if not torch.cuda.is_available():
+        table += ["No GPU was present: run the script on one for the fp32 / bf16 / compile rows."]
     section = "\n".join(table) + "\n"
     update_results("train-throughput", "Training throughput", section)
     print(f"\n{section}\nupdated benchmarks/RESULTS.md")

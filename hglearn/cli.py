@@ -1,7 +1,8 @@
 """The `hglearn` command line.
 
     hglearn train [CONFIG.toml] [--key=value ...]
-    hglearn eval CHECKPOINT [--dataset NAME] [--data-root DIR] [--flip] [--scales 0.9,1,1.1] [--save-mat FILE]
+    hglearn eval CHECKPOINT [--dataset NAME] [--data-root DIR] [--synth-difficulty LEVEL] [--flip]
+                 [--scales 0.9,1,1.1] [--save-mat FILE]
     hglearn profile NAME [--input 256] [--depth 3] [--repeats 5] [--no-latency]
     hglearn data download NAME --root DIR
     hglearn data prepare NAME --root DIR [--source FORMAT]
@@ -57,7 +58,8 @@ def cmd_eval(args: argparse.Namespace) -> None:
     device = pick_device(cfg.device if cfg.device != "cpu" else "auto")
     name = args.dataset or cfg.dataset
     dataset = make_dataset(name, args.split, input_res=cfg.input_res, sigma=cfg.sigma,
-                           root=args.data_root or cfg.data_root, synth_difficulty=cfg.synth_difficulty,
+                           root=args.data_root or cfg.data_root,
+                           synth_difficulty=args.synth_difficulty or cfg.synth_difficulty,
                            synth_images=cfg.val_images)
     scales = tuple(float(s) for s in args.scales.split(","))
     result = evaluate(model.to(device), dataset, flip=args.flip, scales=scales, device=device)
@@ -83,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("checkpoint")
     evaluation.add_argument("--dataset", help="synth, mpii, lsp, lspet or flic (default: the training one)")
     evaluation.add_argument("--data-root", help="the dataset's folder (default: the training one)")
+    evaluation.add_argument("--synth-difficulty", help="SynthPose only: plain, textured, cluttered or occluded")
     evaluation.add_argument("--split", default="val", help="split to score (default val; LSP and FLIC: test)")
     evaluation.add_argument("--flip", action="store_true", help="average with the mirrored image's heatmaps")
     evaluation.add_argument("--scales", default="1.0", help="comma-separated crop scales to average, e.g. 0.9,1,1.1")

@@ -141,3 +141,18 @@ def test_two_process_torchrun_on_cpu_writes_one_checkpoint(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert sorted(p.name for p in tmp_path.glob("*.pt")) == ["best.pt", "last.pt"]
     assert load_checkpoint(tmp_path / "last.pt")["step"] == 128 // (8 * 2)  # each process took half
+
+
+def test_eval_command_scores_a_checkpoint_and_saves_mpii_predictions(tmp_path, capsys):
+    train(override(TINY, out_dir=str(tmp_path), max_steps=2))
+    capsys.readouterr()
+    mat = tmp_path / "pred.mat"
+    assert main(["eval", str(tmp_path / "last.pt"), "--flip", "--scales", "0.9,1", "--synth-difficulty", "plain",
+                 "--save-mat", str(mat)]) == 0
+    out = capsys.readouterr().out
+    assert "PCKh@0.5" in out and "| Head | Shoulder |" in out
+    import scipy.io
+
+    assert scipy.io.loadmat(mat)["preds"].shape == (TINY.val_images, 16, 2)
+    assert main(["eval", str(tmp_path / "missing.pt")]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err
