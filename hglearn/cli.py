@@ -34,7 +34,12 @@ def train_config_from_args(words: list[str]):
 
     changes = {}
     if words and not words[0].startswith("--"):
-        changes.update(load_toml(TrainConfig, words.pop(0)))
+        path = words.pop(0)
+        changes.update(load_toml(TrainConfig, path))
+        try:
+            override(TrainConfig(), **changes)
+        except (ValueError, TypeError) as error:
+            raise type(error)(f"{path}: {error}") from None
     for word in words:
         if not word.startswith("--") or "=" not in word:
             raise ValueError(f"expected --key=value, got {word!r}")
@@ -50,18 +55,21 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
-    from hglearn.data.splits import make_dataset
+    from hglearn.data.splits import eval_split, make_dataset
     from hglearn.evaluate import evaluate, save_mpii_predictions
     from hglearn.train import load_model, pick_device
 
     model, cfg = load_model(args.checkpoint)
-    device = pick_device(cfg.device if cfg.device != "cpu" else "auto")
+    device = pick_device(args.device)
     name = args.dataset or cfg.dataset
-    dataset = make_dataset(name, args.split, input_res=cfg.input_res, sigma=cfg.sigma,
+    dataset = make_dataset(name, args.split or eval_split(name), input_res=cfg.input_res, sigma=cfg.sigma,
                            root=args.data_root or cfg.data_root,
                            synth_difficulty=args.synth_difficulty or cfg.synth_difficulty,
                            synth_images=cfg.val_images)
-    scales = tuple(float(s) for s in args.scales.split(","))
+    try:
+        scales = tuple(float(s) for s in args.scales.split(","))
+    except ValueError:
+        raise ValueError(f"--scales {args.scales!r}: expected comma-separated numbers such as 0.9,1,1.1") from None
     result = evaluate(model.to(device), dataset, flip=args.flip, scales=scales, device=device)
     print(result.metric)
     print(result.metric.to_markdown())
@@ -86,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--dataset", help="synth, mpii, lsp, lspet or flic (default: the training one)")
     evaluation.add_argument("--data-root", help="the dataset's folder (default: the training one)")
     evaluation.add_argument("--synth-difficulty", help="SynthPose only: plain, textured, cluttered or occluded")
-    evaluation.add_argument("--split", default="val", help="split to score (default val; LSP and FLIC: test)")
+    evaluation.add_argument("--split", help="split to score (default: val for MPII and SynthPose, test for LSP, FLIC)")
+    evaluation.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: CUDA when present)")
     evaluation.add_argument("--flip", action="store_true", help="average with the mirrored image's heatmaps")
     evaluation.add_argument("--scales", default="1.0", help="comma-separated crop scales to average, e.g. 0.9,1,1.1")
     evaluation.add_argument("--save-mat", metavar="FILE", help="save MPII-style predictions (.mat, 1-based)")
@@ -105,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from hglearn.train import TrainingError
+
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if args.command == "train":
@@ -113,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         args.run(args)
-    except (ValueError, TypeError, FileNotFoundError) as error:
+    except (ValueError, TypeError, FileNotFoundError, TrainingError) as error:
         print(f"hglearn {args.command}: error: {error}", file=sys.stderr)
         return 2
     return 0

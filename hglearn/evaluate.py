@@ -68,6 +68,8 @@ def evaluate(model: torch.nn.Module, dataset: PoseDataset, *, flip: bool = False
     metric: "pckh" (MPII protocol, needs head boxes) or "pck" (PCK@0.2 with the torso, for LSP and
     FLIC); by default PCKh when every person has a head box, else PCK.
     """
+    if metric not in (None, "pckh", "pck"):
+        raise ValueError(f"metric must be 'pckh' or 'pck', got {metric!r}")
     was_training = model.training
     model.eval()
     flip_index = list(dataset.joint_set.flip_index) if flip else None
@@ -91,6 +93,7 @@ def evaluate(model: torch.nn.Module, dataset: PoseDataset, *, flip: bool = False
     head_size = torch.cat([m["head_size"] for m in metas]).numpy()
     if metric is None:
         metric = "pckh" if np.isfinite(head_size).all() else "pck"
+
     if metric == "pckh":
         result = pckh(pred, gt, annotated, head_size, joint_set=dataset.joint_set)
     else:

@@ -100,11 +100,15 @@ def model_stats(
     """
     model = create_model(name_or_model) if isinstance(name_or_model, str) else name_or_model
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = model.to(device)
-    return {
-        "params": count_parameters(model),
-        "flops": count_flops(model, input_size),
-        "latency_ms": measure_latency(model, input_size, repeats=repeats) if latency else None,
-        "device": torch.cuda.get_device_name() if device.startswith("cuda") else "cpu",
-        "input_size": input_size,
-    }
+    home = next(model.parameters()).device  # the caller's model goes back where it was
+    model.to(device)
+    try:
+        return {
+            "params": count_parameters(model),
+            "flops": count_flops(model, input_size),
+            "latency_ms": measure_latency(model, input_size, repeats=repeats) if latency else None,
+            "device": torch.cuda.get_device_name() if device.startswith("cuda") else "cpu",
+            "input_size": input_size,
+        }
+    finally:
+        model.to(home)

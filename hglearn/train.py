@@ -14,6 +14,7 @@ Taught in notebooks/05_stacking.ipynb and notebooks/09_training_on_mpii.ipynb.
 """
 import csv
 import dataclasses
+import io
 import json
 import math
 import os
@@ -29,7 +30,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
-from hglearn.data.splits import make_dataset
+from hglearn.data.splits import eval_split, joint_set_of, make_dataset
 from hglearn.data.transforms import Augmentation
 from hglearn.evaluate import evaluate
 from hglearn.losses import stacked_heatmap_loss
@@ -41,9 +42,13 @@ class TrainConfig:
     """One training run. Saved in every checkpoint; `hglearn train --key=value` sets any field.
 
     The defaults are the course's CPU run on SynthPose (see the README for what it reaches).
-    channels, num_stacks, block and depth override the preset `model` when set.
+    channels, num_stacks, block and depth override the preset `model` when not None; channels is
+    64 by default, for the CPU run: `--channels=none` keeps the preset's width (256 for the papers').
+    num_joints always follows the dataset.
     Epochs: a pass over the training set (SynthPose: over its `synth_images`). The learning rate
-    is multiplied by lr_gamma at each epoch in lr_milestones.
+    is multiplied by lr_gamma at each epoch in lr_milestones. Validation PCKh is computed every
+    `eval_every` epochs and at the end (every 10 by default: on a CPU each pass costs seconds that
+    the 10-minute default run would rather train with); set 1 for a score in every row of log.csv.
     """
 
     model: str = "newell-hg1"
@@ -81,13 +86,17 @@ class TrainConfig:
     def __post_init__(self):
         if self.optimizer not in ("adam", "rmsprop"):
             raise ValueError(f"TrainConfig.optimizer must be 'adam' or 'rmsprop', got {self.optimizer!r}")
-        if self.input_res % 4:
-            raise ValueError(f"TrainConfig.input_res must be a multiple of 4, got {self.input_res}")
+        if self.eval_every < 1:
+            raise ValueError(f"TrainConfig.eval_every must be at least 1, got {self.eval_every}")
+        depth = self.model_config().depth  # also checks model, dataset and the overrides
+        if self.input_res % (4 * 2**depth):
+            raise ValueError(f"TrainConfig.input_res must be a multiple of {4 * 2 ** depth} for an hourglass of "
+                             f"depth {depth} (the stem divides by 4, each level by 2), got {self.input_res}")
 
     def model_config(self) -> ModelConfig:
         overrides = {k: getattr(self, k) for k in ("channels", "num_stacks", "block", "depth")
                      if getattr(self, k) is not None}
-        return model_config(self.model, **overrides)
+        return model_config(self.model, num_joints=joint_set_of(self.dataset).num_joints, **overrides)
 
 
 class TrainingError(RuntimeError):
@@ -160,6 +169,22 @@ def load_model(path: str | Path) -> tuple[torch.nn.Module, TrainConfig]:
     return model.eval(), TrainConfig(**state["train_config"])
 
 
+def write_atomic(path: Path, text: str) -> None:
+    """Write a text file under a temporary name, then rename: a crash never leaves half a log."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_log(path: Path, rows: list[dict]) -> None:
+    """The per-epoch log as CSV, written atomically."""
+    lines = io.StringIO()
+    writer = csv.DictWriter(lines, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(path, lines.getvalue())
+
+
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -167,13 +192,14 @@ def pick_device(name: str) -> torch.device:
 
 
 def write_curves(out_dir: Path, rows: list[dict]) -> None:
-    """loss and validation PCKh per epoch, as out_dir/curves.png."""
-    import matplotlib
+    """loss and validation PCKh per epoch, as out_dir/curves.png.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Drawn on a bare Figure, not through pyplot, so a notebook's own figures and backend are untouched.
+    """
+    from matplotlib.figure import Figure
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig = Figure(figsize=(9, 3.2))
+    ax1, ax2 = fig.subplots(1, 2)
     ax1.plot([r["epoch"] for r in rows], [r["loss"] for r in rows])
     ax1.set(xlabel="epoch", ylabel="training loss", yscale="log")
     scored = [r for r in rows if r["val_pckh"] != ""]
@@ -181,7 +207,6 @@ def write_curves(out_dir: Path, rows: list[dict]) -> None:
     ax2.set(xlabel="epoch", ylabel="validation PCKh@0.5 mean (%)")
     fig.tight_layout()
     fig.savefig(out_dir / "curves.png", dpi=100)
-    plt.close(fig)
 
 
 # --- the loop ------------------------------------------------------------------------------------
@@ -190,10 +215,10 @@ def train(cfg: TrainConfig) -> dict:
     """Train, evaluate and save; returns the final metrics (also in out_dir/metrics.json)."""
     started = time.perf_counter()
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    if distributed:
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    rank, world_size = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
     device = pick_device(cfg.device)
+    if distributed:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    rank, world_size = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
     if distributed and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.cuda.set_device(device)
@@ -207,10 +232,12 @@ def train(cfg: TrainConfig) -> dict:
     data_args = dict(input_res=cfg.input_res, sigma=cfg.sigma, root=cfg.data_root, synth_difficulty=cfg.synth_difficulty)
     train_set = make_dataset(cfg.dataset, "train", augment=Augmentation() if cfg.augment else None, seed=cfg.seed,
                              synth_images=cfg.synth_images, **data_args)
-    val_set = make_dataset(cfg.dataset, "val" if cfg.dataset in ("synth", "mpii") else "test",
-                           synth_images=cfg.val_images, **data_args)
+    val_set = make_dataset(cfg.dataset, eval_split(cfg.dataset), synth_images=cfg.val_images, **data_args)
     steps_per_epoch = len(train_set) // (cfg.batch_size * world_size)
-    max_steps = min(cfg.max_steps or math.inf, cfg.epochs * steps_per_epoch)
+    if steps_per_epoch == 0:
+        raise ValueError(f"{len(train_set)} training images make no batch of {cfg.batch_size} × {world_size} "
+                         "processes: lower batch_size or use more images (synth_images)")
+    max_steps = min(math.inf if cfg.max_steps is None else cfg.max_steps, cfg.epochs * steps_per_epoch)
     optimizer = make_optimizer(cfg, model.parameters())
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step // steps_per_epoch, cfg))
     step, best, rows = 0, -math.inf, []
@@ -237,6 +264,8 @@ def train(cfg: TrainConfig) -> dict:
             "step": step, "epoch": step // steps_per_epoch, "best": best, "log": rows, "rng": torch.get_rng_state(),
         })
 
+    if rank == 0:
+        print(f"training {model_cfg} on {cfg.dataset}: {len(train_set)} images, {max_steps} steps", flush=True)
     bar = tqdm(total=max_steps, initial=step, disable=not cfg.progress or rank != 0, desc="training", unit="step")
     while step < max_steps:
         epoch, start = divmod(step, steps_per_epoch)
@@ -254,8 +283,8 @@ def train(cfg: TrainConfig) -> dict:
                 heatmaps = net(images)  # (B, S, J, h, w)
             loss, _ = stacked_heatmap_loss(heatmaps.float(), target, weight)
             if not torch.isfinite(loss):
-                raise TrainingError(f"the loss is {loss.item()} at step {step}: stopping. The last good "
-                                    f"checkpoint is {out_dir / 'last.pt'}; try a lower lr.")
+                kept = f"the last good checkpoint is {out_dir / 'last.pt'}" if rows else "no checkpoint was written yet"
+                raise TrainingError(f"the loss is {loss.item()} at step {step}: stopping; {kept}. Try a lower lr.")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -280,10 +309,7 @@ def train(cfg: TrainConfig) -> dict:
                 best = val_pckh
                 checkpoint("best.pt")
             checkpoint("last.pt")
-            with open(out_dir / "log.csv", "w", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-                writer.writeheader()
-                writer.writerows(rows)
+            write_log(out_dir / "log.csv", rows)
         if distributed:
             dist.barrier()
     bar.close()
@@ -294,7 +320,7 @@ def train(cfg: TrainConfig) -> dict:
         metrics = {"pckh": result.metric.table, "pckh_mean": result.metric.mean,
                    "pckh_mean_weighted": result.metric.mean_weighted, "metric": result.metric.name,
                    "flip_test": cfg.flip_test, "steps": step, "seconds": time.perf_counter() - started}
-        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        write_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2))
         write_curves(out_dir, rows)
         save_predictions(out_dir / "predictions.png", val_set, result.pred)
         print(f"\n{result.metric}\n\n{step} steps in {metrics['seconds'] / 60:.1f} min; outputs in {out_dir}")

@@ -14,8 +14,8 @@ LEFT, RIGHT, CENTRE = (40, 120, 255), (255, 80, 40), (250, 220, 40)  # RGB
 
 def limb_color(joint_set: JointSet, a: int, b: int) -> tuple[int, int, int]:
     """Left limbs blue, right limbs red, the rest yellow, so that swapped sides show at a glance."""
-    names = joint_set.names[a] + joint_set.names[b]
-    return LEFT if "l_" in names and "r_" not in names else RIGHT if "r_" in names and "l_" not in names else CENTRE
+    sides = {joint_set.names[a][:2], joint_set.names[b][:2]} & {"l_", "r_"}
+    return CENTRE if len(sides) != 1 else LEFT if sides == {"l_"} else RIGHT
 
 
 def draw_pose(image: np.ndarray, joints: np.ndarray, joint_set: JointSet, show: np.ndarray | None = None,
@@ -38,14 +38,17 @@ def draw_pose(image: np.ndarray, joints: np.ndarray, joint_set: JointSet, show: 
 def save_pose_grid(path: str | Path, images: list[np.ndarray], joints: list[np.ndarray], joint_set: JointSet,
                    columns: int = 8, size: int = 128) -> Path:
     """Save images with their skeletons as one PNG grid, each tile resized to size × size."""
+    if not images:
+        raise ValueError("save_pose_grid needs at least one image")
     tiles = []
     for image, pose in zip(images, joints):
         h, w = image.shape[:2]
-        scaled = np.asarray(pose, float) * [size / w, size / h]
+        scaled = (np.asarray(pose, float) + 0.5) * [size / w, size / h] - 0.5  # pixel centres on integers
         tiles.append(draw_pose(cv2.resize(image, (size, size)), scaled, joint_set))
     while len(tiles) % columns:
         tiles.append(np.zeros_like(tiles[0]))
     rows = [np.concatenate(tiles[i:i + columns], axis=1) for i in range(0, len(tiles), columns)]
     path = Path(path)
-    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
+    if not cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR)):
+        raise OSError(f"could not write {path}")
     return path

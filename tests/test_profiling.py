@@ -38,7 +38,7 @@ def test_flops_grow_with_the_square_of_the_input():
 
 
 def test_model_stats_of_a_preset():
-    stats = model_stats("newell-hg1", input_size=64, repeats=2)
+    stats = model_stats("newell-hg1", input_size=64, repeats=2, device="cpu")
     assert stats["params"] == 3_426_448
     assert stats["flops"] == count_flops(create_model("newell-hg1"), 64)
     assert stats["flops"] > conv_and_linear_multiply_adds(create_model("newell-hg1"), 64)

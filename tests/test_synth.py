@@ -165,7 +165,7 @@ def test_dataset_records_match_the_rendered_samples():
 def test_export_reads_back_the_mpii_way(tmp_path):
     dataset = SynthPose(SynthConfig(image_size=64, difficulty="occluded"), length=5)
     path = export(dataset, tmp_path, "val", progress=False)
-    assert path == tmp_path / "annotations" / "val.json"
+    assert path == tmp_path / "mpii_val.json"
     assert sorted(p.name for p in (tmp_path / "images").iterdir()) == [f"{i:06d}.png" for i in range(5)]
     assert not list(tmp_path.rglob("*.tmp"))
 
@@ -197,5 +197,5 @@ def test_interrupted_export_leaves_no_annotation_file(tmp_path, monkeypatch):
     monkeypatch.setattr(synth, "render", failing_render)
     with pytest.raises(KeyboardInterrupt):
         export(SynthPose(SynthConfig(image_size=64), length=4), tmp_path, progress=False)
-    assert not (tmp_path / "annotations" / "train.json").exists()
+    assert not (tmp_path / "mpii_train.json").exists()
     assert sorted(p.name for p in (tmp_path / "images").iterdir()) == ["000000.png", "000001.png"]

@@ -16,7 +16,7 @@ from hglearn.train import (CheckpointError, EpochSampler, TrainConfig, TrainingE
 
 ROOT = Path(__file__).resolve().parents[1]
 # A run that takes seconds: 8 steps per epoch on 32-px figures, a 2-level hourglass.
-TINY = TrainConfig(channels=16, depth=2, input_res=32, synth_images=128, val_images=16, batch_size=16,
+TINY = TrainConfig(device="cpu", channels=16, depth=2, input_res=32, synth_images=128, val_images=16, batch_size=16,
                    epochs=2, lr_milestones=(1,), eval_every=1, flip_test=False, progress=False)
 
 
@@ -93,7 +93,7 @@ def test_a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, mo
         return (loss * float("nan") if calls["n"] == 11 else loss), per_stack
 
     monkeypatch.setattr(train_module, "stacked_heatmap_loss", loss_that_explodes)
-    with pytest.raises(TrainingError, match="nan at step 10.*last.pt"):
+    with pytest.raises(TrainingError, match="nan at step 10.*the last good checkpoint is .*last.pt"):
         train(override(TINY, out_dir=str(tmp_path)))
     assert load_checkpoint(tmp_path / "last.pt")["step"] == 8  # the end of epoch 1
 
@@ -120,6 +120,16 @@ def test_command_line_overrides_are_type_checked(capsys):
     assert "no field 'no_such_key'" in err and "batch_size" in err and "lr_milestones" in err
     assert main(["train", "--optimizer=sgd"]) == 2
     assert "optimizer" in capsys.readouterr().err
+    assert main(["train", "--input_res=72"]) == 2  # the 4-level hourglass needs a multiple of 64
+    assert "multiple of 64" in capsys.readouterr().err
+    assert main(["train", "--synth_images=8"]) == 2
+    assert "make no batch of 32" in capsys.readouterr().err
+
+
+def test_model_follows_the_dataset_joint_set_and_the_preset_width_can_be_kept():
+    assert TrainConfig(dataset="flic", input_res=64).model_config().num_joints == 11
+    assert TrainConfig(dataset="lsp").model_config().num_joints == 14
+    assert override(TrainConfig(), model="newell-hg8", channels=None).model_config().channels == 256
 
 
 def test_config_files_hold_only_trainconfig_fields():
@@ -135,7 +145,7 @@ def test_two_process_torchrun_on_cpu_writes_one_checkpoint(tmp_path):
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
                "-m", "hglearn.cli", "train", f"--out_dir={tmp_path}", "--channels=16", "--depth=2", "--input_res=32",
                "--synth_images=128", "--val_images=16", "--batch_size=8", "--epochs=1", "--progress=false",
-               "--flip_test=false"]
+               "--flip_test=false", "--device=cpu"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -148,7 +158,7 @@ def test_eval_command_scores_a_checkpoint_and_saves_mpii_predictions(tmp_path, c
     capsys.readouterr()
     mat = tmp_path / "pred.mat"
     assert main(["eval", str(tmp_path / "last.pt"), "--flip", "--scales", "0.9,1", "--synth-difficulty", "plain",
-                 "--save-mat", str(mat)]) == 0
+                 "--save-mat", str(mat), "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert "PCKh@0.5" in out and "| Head | Shoulder |" in out
     import scipy.io
@@ -156,3 +166,5 @@ def test_eval_command_scores_a_checkpoint_and_saves_mpii_predictions(tmp_path, c
     assert scipy.io.loadmat(mat)["preds"].shape == (TINY.val_images, 16, 2)
     assert main(["eval", str(tmp_path / "missing.pt")]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path / "last.pt"), "--scales", "0.9,"]) == 2
+    assert "--scales" in capsys.readouterr().err

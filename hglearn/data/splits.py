@@ -26,8 +26,9 @@ class CachedReader:
 
     Drawing a 64-px figure costs about as much as one training step's share of the image, so a
     pool of a few thousand images drawn once trains faster than fresh images, with no sign of
-    over-fitting within minutes (shared/notes/cpu-training-calibration.md). Each DataLoader worker
-    keeps its own copy.
+    over-fitting within minutes. Each DataLoader worker keeps its own copy, and workers end with
+    their epoch, so with num_workers > 0 the images are drawn again every epoch (by the workers, in
+    parallel); the default CPU run uses the main process and draws each image once.
     """
 
     def __init__(self, read_image):
@@ -39,7 +40,16 @@ class CachedReader:
         return self.images[index]
 
 
+def eval_split(name: str) -> str:
+    """The split a dataset is scored on: MPII and SynthPose "val" (Tompson's split), LSP and FLIC "test"."""
+    if name == "lspet":
+        raise ValueError("LSP-extended has a training split only: evaluate on 'lsp'")
+    return "val" if name in ("synth", "mpii") else "test"
+
+
 def joint_set_of(name: str) -> JointSet:
+    if name not in DATASET_NAMES:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASET_NAMES)}")
     return MPII if name == "synth" else JOINT_SETS["lsp" if name == "lspet" else name]
 
 

@@ -552,7 +552,8 @@ def export_entry(record: PoseRecord, file_name: str) -> dict:
 def export(synth: SynthPose, out_dir: str | Path, split_name: str = "train", progress: bool = True) -> Path:
     """Write synth's images and annotations as an MPII dataset in mmpose's layout; return the JSON's path.
 
-    Files: out_dir/images/000000.png ... (RGB PNG, lossless) and out_dir/annotations/<split_name>.json,
+    Files: out_dir/images/000000.png ... (RGB PNG, lossless) and out_dir/mpii_<split_name>.json (mmpose's
+    file name; read it with `hglearn.data.mpii.load_mpii_json`),
     a list with one object per image:
         image       file name under images/ ("000000.png"; the record's image is "images/000000.png")
         center      [x, y] 1-based, stored the MPII way: the record's centre − (0, 15·scale)
@@ -568,7 +569,6 @@ def export(synth: SynthPose, out_dir: str | Path, split_name: str = "train", pro
     """
     out_dir = Path(out_dir)
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
-    (out_dir / "annotations").mkdir(parents=True, exist_ok=True)
     entries = []
     for index in tqdm(range(len(synth)), desc=f"SynthPose {split_name}", disable=not progress):
         sample = render(index, synth.cfg)
@@ -578,6 +578,6 @@ def export(synth: SynthPose, out_dir: str | Path, split_name: str = "train", pro
             raise RuntimeError(f"could not encode image {index} as PNG")
         write_atomic(out_dir / "images" / file_name, png.tobytes())
         entries.append(export_entry(sample.record, file_name))
-    annotation_path = out_dir / "annotations" / f"{split_name}.json"
+    annotation_path = out_dir / f"mpii_{split_name}.json"
     write_atomic(annotation_path, json.dumps(entries).encode())
     return annotation_path
