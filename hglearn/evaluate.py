@@ -32,6 +32,23 @@ class Evaluation:
     metric: PCKResult
 
 
+def choose_metric(dataset: PoseDataset) -> str:
+    """"pckh" when every person has a head box, else "pck" when every torso is annotated.
+
+    Checked before any prediction is made (and before training), so that a validation set that
+    supports neither fails at once, naming the people concerned, not after hours of training.
+    """
+    if all(r.head_box is not None for r in dataset.records):
+        return "pckh"
+    a, b = dataset.joint_set.torso
+    missing = [i for i, r in enumerate(dataset.records) if not (r.annotated[a] and r.annotated[b])]
+    if missing:
+        raise ValueError(f"the evaluation set has neither head boxes for PCKh nor a torso for PCK@0.2 in "
+                         f"records {missing[:10]}{' ...' if len(missing) > 10 else ''} "
+                         f"({dataset.joint_set.names[a]} or {dataset.joint_set.names[b]} not annotated)")
+    return "pck"
+
+
 def rescale_heatmaps(heatmaps: torch.Tensor, scale: float) -> torch.Tensor:
     """Heatmaps of a crop `scale` times as large, resampled into the frame of the scale-1 crop.
 
@@ -68,7 +85,8 @@ def evaluate(model: torch.nn.Module, dataset: PoseDataset, *, flip: bool = False
     metric: "pckh" (MPII protocol, needs head boxes) or "pck" (PCK@0.2 with the torso, for LSP and
     FLIC); by default PCKh when every person has a head box, else PCK.
     """
-    if metric not in (None, "pckh", "pck"):
+    metric = metric or choose_metric(dataset)
+    if metric not in ("pckh", "pck"):
         raise ValueError(f"metric must be 'pckh' or 'pck', got {metric!r}")
     was_training = model.training
     model.eval()
@@ -91,8 +109,6 @@ def evaluate(model: torch.nn.Module, dataset: PoseDataset, *, flip: bool = False
     pred, gt = np.concatenate(preds), torch.cat([m["joints"] for m in metas]).numpy()
     annotated = torch.cat([m["annotated"] for m in metas]).numpy()
     head_size = torch.cat([m["head_size"] for m in metas]).numpy()
-    if metric is None:
-        metric = "pckh" if np.isfinite(head_size).all() else "pck"
 
     if metric == "pckh":
         result = pckh(pred, gt, annotated, head_size, joint_set=dataset.joint_set)

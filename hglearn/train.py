@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from hglearn.data.splits import eval_split, joint_set_of, make_dataset
 from hglearn.data.transforms import Augmentation
-from hglearn.evaluate import evaluate
+from hglearn.evaluate import choose_metric, evaluate
 from hglearn.losses import stacked_heatmap_loss
 from hglearn.models import ModelConfig, model_config
 
@@ -233,6 +233,7 @@ def train(cfg: TrainConfig) -> dict:
     train_set = make_dataset(cfg.dataset, "train", augment=Augmentation() if cfg.augment else None, seed=cfg.seed,
                              synth_images=cfg.synth_images, **data_args)
     val_set = make_dataset(cfg.dataset, eval_split(cfg.dataset), synth_images=cfg.val_images, **data_args)
+    choose_metric(val_set)  # a validation set that cannot be scored fails now, not after the first epochs
     steps_per_epoch = len(train_set) // (cfg.batch_size * world_size)
     if steps_per_epoch == 0:
         raise ValueError(f"{len(train_set)} training images make no batch of {cfg.batch_size} × {world_size} "
@@ -282,7 +283,10 @@ def train(cfg: TrainConfig) -> dict:
             with autocast:
                 heatmaps = net(images)  # (B, S, J, h, w)
             loss, _ = stacked_heatmap_loss(heatmaps.float(), target, weight)
-            if not torch.isfinite(loss):
+            bad = (~torch.isfinite(loss)).float()
+            if distributed:  # every process must stop together, or the others wait forever
+                dist.all_reduce(bad)
+            if bad.item():
                 kept = f"the last good checkpoint is {out_dir / 'last.pt'}" if rows else "no checkpoint was written yet"
                 raise TrainingError(f"the loss is {loss.item()} at step {step}: stopping; {kept}. Try a lower lr.")
             optimizer.zero_grad(set_to_none=True)

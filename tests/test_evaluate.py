@@ -79,3 +79,20 @@ def test_make_dataset_errors():
         make_dataset("coco", "train")
     with pytest.raises(ValueError, match="needs its folder"):
         make_dataset("mpii", "train")
+
+
+def test_choose_metric_fails_early_when_the_set_cannot_be_scored(dataset):
+    import dataclasses
+
+    from hglearn.data.dataset import PoseDataset
+    from hglearn.evaluate import choose_metric
+
+    assert choose_metric(dataset) == "pckh"
+    records = [dataclasses.replace(r, head_box=None) for r in dataset.records]
+    assert choose_metric(PoseDataset(records, dataset.read_image, dataset.joint_set, 128, 32)) == "pck"
+    records[3] = dataclasses.replace(records[3], annotated=records[3].annotated.copy(),
+                                     visible=records[3].visible.copy())  # the fixture's arrays stay intact
+    records[3].annotated[dataset.joint_set.torso[0]] = False
+    records[3].visible[dataset.joint_set.torso[0]] = False
+    with pytest.raises(ValueError, match=r"records \[3\]"):
+        choose_metric(PoseDataset(records, dataset.read_image, dataset.joint_set, 128, 32))
