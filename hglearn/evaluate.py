@@ -19,8 +19,10 @@ from torch.utils.data import DataLoader
 
 from hglearn.data.dataset import PoseDataset
 from hglearn.data.transforms import crop_matrix, heatmap_to_image
+from hglearn.files import atomic_path
 from hglearn.heatmaps import decode, flip_heatmaps
 from hglearn.metrics import PCKResult, pck, pckh
+from hglearn.models import eval_mode
 
 
 @dataclasses.dataclass
@@ -88,23 +90,21 @@ def evaluate(model: torch.nn.Module, dataset: PoseDataset, *, flip: bool = False
     metric = metric or choose_metric(dataset)
     if metric not in ("pckh", "pck"):
         raise ValueError(f"metric must be 'pckh' or 'pck', got {metric!r}")
-    was_training = model.training
-    model.eval()
     flip_index = list(dataset.joint_set.flip_index) if flip else None
     loaders = [DataLoader(scaled_copy(dataset, s), batch_size=batch_size, num_workers=num_workers) for s in scales]
     preds, maxvals, metas = [], [], []
-    for batches in zip(*loaders):
-        heatmaps = 0
-        for s, batch in zip(scales, batches):
-            images = batch["image"].to(device)
-            heatmaps = heatmaps + rescale_heatmaps(predict_heatmaps(model, images, flip_index), s).cpu()
-        coords_hm, peak = decode(heatmaps / len(scales))  # (B, J, 2) in the scale-1 heatmap
-        meta = batches[0]["meta"]  # ground truth, the same at every scale
-        matrices = torch.from_numpy(np.stack([unit_crop_matrix(dataset, int(i)) for i in meta["index"]]))
-        preds.append(heatmap_to_image(coords_hm, matrices, dataset.input_res, dataset.out_res).numpy())
-        maxvals.append(peak.numpy())
-        metas.append(meta)
-    model.train(was_training)
+    with eval_mode(model):  # restores training mode afterwards
+        for batches in zip(*loaders):
+            heatmaps = 0
+            for s, batch in zip(scales, batches):
+                images = batch["image"].to(device)
+                heatmaps = heatmaps + rescale_heatmaps(predict_heatmaps(model, images, flip_index), s).cpu()
+            coords_hm, peak = decode(heatmaps / len(scales))  # (B, J, 2) in the scale-1 heatmap
+            meta = batches[0]["meta"]  # ground truth, the same at every scale
+            matrices = torch.from_numpy(np.stack([unit_crop_matrix(dataset, int(i)) for i in meta["index"]]))
+            preds.append(heatmap_to_image(coords_hm, matrices, dataset.input_res, dataset.out_res).numpy())
+            maxvals.append(peak.numpy())
+            metas.append(meta)
 
     pred, gt = np.concatenate(preds), torch.cat([m["joints"] for m in metas]).numpy()
     annotated = torch.cat([m["annotated"] for m in metas]).numpy()
@@ -135,8 +135,6 @@ def save_mpii_predictions(path: str | Path, pred: np.ndarray) -> Path:
 
     path = Path(path)
     pred1 = np.asarray(pred, dtype=np.float64) + 1.0
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         scipy.io.savemat(f, {"preds": pred1, "pos_pred_src": pred1.transpose(1, 2, 0)})
-    tmp.replace(path)
     return path

@@ -10,6 +10,7 @@ Parameter counts (asserted in tests/test_models.py): newell-hg1/2/4/8 3,426,448 
 
 Taught in notebooks/05_stacking.ipynb and notebooks/10_efficiency.ipynb.
 """
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +72,17 @@ def model_config(name: str, **overrides: Any) -> ModelConfig:
 def create_model(name: str, **overrides: Any) -> nn.Module:
     """Build the preset `name`, optionally with some `ModelConfig` fields changed."""
     return model_config(name, **overrides).build()
+
+
+@contextmanager
+def eval_mode(model: nn.Module):
+    """Run a block with the model in eval mode (BatchNorm uses running statistics), then restore it."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 def count_parameters(model: nn.Module) -> int:

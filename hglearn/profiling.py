@@ -10,13 +10,12 @@ Taught in notebooks/02_depthwise_separable.ipynb and notebooks/10_efficiency.ipy
 """
 import statistics
 import time
-from contextlib import contextmanager
 
 import torch
 from fvcore.nn import FlopCountAnalysis, flop_count_table
 from torch import nn
 
-from hglearn.models import count_parameters, create_model
+from hglearn.models import count_parameters, create_model, eval_mode
 
 
 def _flop_analysis(model: nn.Module, input_size: int) -> FlopCountAnalysis:
@@ -26,17 +25,6 @@ def _flop_analysis(model: nn.Module, input_size: int) -> FlopCountAnalysis:
     analysis.unsupported_ops_warnings(False)
     analysis.uncalled_modules_warnings(False)
     return analysis
-
-
-@contextmanager
-def eval_mode(model: nn.Module):
-    """Run a block with the model in eval mode (BatchNorm uses running statistics), then restore it."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
 
 
 def flops_by_operator(model: nn.Module, input_size: int = 256) -> dict[str, int]:

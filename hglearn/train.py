@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from hglearn.data.splits import eval_split, joint_set_of, make_dataset
 from hglearn.data.transforms import Augmentation
 from hglearn.evaluate import choose_metric, evaluate
+from hglearn.files import atomic_path
 from hglearn.losses import stacked_heatmap_loss
 from hglearn.models import ModelConfig, model_config
 
@@ -140,10 +141,9 @@ class EpochSampler(Sampler):
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    """torch.save to a temporary file, then rename: a crash never leaves a half-written checkpoint."""
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    """torch.save through `atomic_path`: a crash never leaves a half-written checkpoint."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -169,20 +169,14 @@ def load_model(path: str | Path) -> tuple[torch.nn.Module, TrainConfig]:
     return model.eval(), TrainConfig(**state["train_config"])
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write a text file under a temporary name, then rename: a crash never leaves half a log."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_log(path: Path, rows: list[dict]) -> None:
     """The per-epoch log as CSV, written atomically."""
     lines = io.StringIO()
     writer = csv.DictWriter(lines, fieldnames=list(rows[0]))
     writer.writeheader()
     writer.writerows(rows)
-    write_atomic(path, lines.getvalue())
+    with atomic_path(path) as tmp:
+        tmp.write_text(lines.getvalue())
 
 
 def pick_device(name: str) -> torch.device:
@@ -324,7 +318,8 @@ def train(cfg: TrainConfig) -> dict:
         metrics = {"pckh": result.metric.table, "pckh_mean": result.metric.mean,
                    "pckh_mean_weighted": result.metric.mean_weighted, "metric": result.metric.name,
                    "flip_test": cfg.flip_test, "steps": step, "seconds": time.perf_counter() - started}
-        write_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2))
+        with atomic_path(out_dir / "metrics.json") as tmp:
+            tmp.write_text(json.dumps(metrics, indent=2))
         write_curves(out_dir, rows)
         save_predictions(out_dir / "predictions.png", val_set, result.pred)
         print(f"\n{result.metric}\n\n{step} steps in {metrics['seconds'] / 60:.1f} min; outputs in {out_dir}")

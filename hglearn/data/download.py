@@ -19,13 +19,13 @@ import argparse
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from hglearn.data.records import DatasetError, PoseRecord, check_record, resolve_under
+from hglearn.files import atomic_path
 from hglearn.joints import JOINT_SETS
 
 
@@ -233,14 +233,8 @@ def save_prepared(records: list[PoseRecord], path: str | Path) -> Path:
     for index, record in enumerate(records):
         check_record(record, index, file=path, num_joints=num_joints)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as f:
-            json.dump([_to_json(record) for record in records], f)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps([_to_json(record) for record in records]), encoding="utf-8")
     return path
 
 

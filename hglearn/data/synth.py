@@ -43,7 +43,6 @@ Difficulty levels, each adding to the one before:
 Taught in notebooks/00_pose_primer.ipynb.
 """
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +51,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from hglearn.data.records import PoseRecord
+from hglearn.files import atomic_path
 from hglearn.joints import MPII
 
 DIFFICULTIES = ("plain", "textured", "cluttered", "occluded")
@@ -527,13 +527,6 @@ class SynthPose:
 # Export to mmpose's MPII JSON layout
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary name beside path, then rename: readers never see a half-written file."""
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
-
-
 def export_entry(record: PoseRecord, file_name: str) -> dict:
     """One annotation in mmpose's MPII JSON layout (1-based), see `export`."""
     scale_raw = record.scale / 1.25  # MPII loaders multiply the stored scale by 1.25 ...
@@ -576,8 +569,10 @@ def export(synth: SynthPose, out_dir: str | Path, split_name: str = "train", pro
         ok, png = cv2.imencode(".png", cv2.cvtColor(sample.image, cv2.COLOR_RGB2BGR))
         if not ok:
             raise RuntimeError(f"could not encode image {index} as PNG")
-        write_atomic(out_dir / "images" / file_name, png.tobytes())
+        with atomic_path(out_dir / "images" / file_name) as tmp:
+            tmp.write_bytes(png.tobytes())
         entries.append(export_entry(sample.record, file_name))
     annotation_path = out_dir / f"mpii_{split_name}.json"
-    write_atomic(annotation_path, json.dumps(entries).encode())
+    with atomic_path(annotation_path) as tmp:
+        tmp.write_text(json.dumps(entries))
     return annotation_path
