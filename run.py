@@ -76,7 +76,7 @@ def main() -> int:
         if sys.argv[1] == "start":
             run([venv_bin(MAIN_JOB[0]), *MAIN_JOB[1:], *sys.argv[2:]], cwd=ROOT)
         else:
-            run([venv_bin("python"), "-m", "pytest", "--nbval", "--nbval-current-env", *sys.argv[2:]], cwd=ROOT)
+            run([venv_bin("python"), "-m", "pytest", "--nbval", *sys.argv[2:]], cwd=ROOT)
     except subprocess.CalledProcessError as error:
         return error.returncode
     return 0

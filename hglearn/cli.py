@@ -6,6 +6,8 @@
     hglearn profile NAME [--input 256] [--depth 3] [--repeats 5] [--no-latency]
     hglearn data download NAME --root DIR
     hglearn data prepare NAME --root DIR [--source FORMAT]
+    hglearn course build                  # notebooks/ from solutions/
+    hglearn course record [NN ...]        # restart-and-run-all the solutions, then build
 
 Each command imports what it needs when it runs, so `hglearn --help` is instant.
 """
@@ -77,6 +79,17 @@ def cmd_eval(args: argparse.Namespace) -> None:
         print(f"predictions saved to {save_mpii_predictions(args.save_mat, result.pred)}")
 
 
+def cmd_course(args: argparse.Namespace) -> None:
+    from hglearn.course import notebooks
+
+    if args.action == "build":
+        for path in notebooks.build():
+            print(f"wrote {path}")
+    else:
+        seconds = notebooks.record(names=args.names, timeout=args.timeout)
+        print(f"recorded {len(seconds)} notebooks in {sum(seconds.values()):.0f} s; notebooks/ and README rebuilt")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from hglearn.data.download import add_data_commands
     from hglearn.models import PRESETS
@@ -109,6 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--no-latency", action="store_true", help="skip the latency measurement")
     profile.set_defaults(run=cmd_profile)
 
+    course = commands.add_parser("course", help="build the exercise notebooks; re-record the solutions")
+    course.add_argument("action", choices=["build", "record"],
+                        help="build: notebooks/ from solutions/; record: run the solutions afresh, then build")
+    course.add_argument("names", nargs="*", help="record only notebooks whose name starts so (e.g. 03)")
+    course.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell (default 900)")
+    course.set_defaults(run=cmd_course)
+
     add_data_commands(commands)
     return parser
 
@@ -124,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         args.run(args)
-    except (ValueError, TypeError, FileNotFoundError, TrainingError) as error:
+    except (ValueError, TypeError, FileNotFoundError, TrainingError) as error:  # CourseError is a ValueError
         print(f"hglearn {args.command}: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -5,11 +5,21 @@ reads like a path through the diagram: `hgs.0.low2.low2.up1.conv1.weight`.
 
 Taught in notebooks/04_hourglass_module.ipynb and notebooks/05_stacking.ipynb.
 """
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from hglearn.blocks import Bottleneck, get_block
+
+
+class HourglassOutput(NamedTuple):
+    """What an hourglass returns; lists run from the highest resolution down."""
+
+    out: torch.Tensor  # (B, C, H, W)
+    encoder: list[torch.Tensor]  # low1 of each level: H/2, H/4, ..., H/2^depth
+    decoder: list[torch.Tensor]  # out, then low2 of each level: H, H/2, ..., H/2^depth
 
 
 class Hourglass(nn.Module):
@@ -25,6 +35,8 @@ class Hourglass(nn.Module):
 
     `forward` also takes and returns the encoder features `low1` of every level (highest
     resolution first): Kim & Lee's extra skip adds those of stack i to the encoders of stack i+1.
+    It returns the decoder features too: `out`, then `low2` of every level, which is the inner
+    hourglass's output, so H, H/2, ..., H/2^depth. SADI-Net's SFM fuses the first four of them.
     """
 
     def __init__(self, depth: int, channels: int, block: str | type[nn.Module] = "bottleneck"):
@@ -36,20 +48,21 @@ class Hourglass(nn.Module):
         self.low2 = Hourglass(depth - 1, channels, block) if depth > 1 else block(channels, channels)
         self.low3 = block(channels, channels)
 
-    def forward(
-        self, x: torch.Tensor, skips: list[torch.Tensor] | None = None
-    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def forward(self, x: torch.Tensor, skips: list[torch.Tensor] | None = None) -> HourglassOutput:
         up1 = self.up1(x)
         low1 = self.low1(F.max_pool2d(x, 2))  # (B, C, H/2, W/2)
         if skips is not None:
             low1 = low1 + skips[0]  # Kim & Lee's extra encoder skip from the previous stack
         if self.depth > 1:
-            low2, deeper = self.low2(low1, skips[1:] if skips is not None else None)
+            inner = self.low2(low1, skips[1:] if skips is not None else None)
+            low2, encoder, decoder = inner.out, [low1, *inner.encoder], inner.decoder  # decoder[0] is low2
         else:
-            low2, deeper = self.low2(low1), []
+            low2 = self.low2(low1)
+            encoder, decoder = [low1], [low2]
         low3 = self.low3(low2)
         up2 = F.interpolate(low3, scale_factor=2, mode="nearest")  # (B, C, H, W)
-        return up1 + up2, [low1, *deeper]
+        out = up1 + up2
+        return HourglassOutput(out, encoder, [out, *decoder])
 
 
 class StackedHourglass(nn.Module):
@@ -102,11 +115,16 @@ class StackedHourglass(nn.Module):
         x = self.stem(images)  # (B, C, H/4, W/4)
         skips, outputs = None, []
         for i in range(self.num_stacks):
-            y, encoder = self.hgs[i](x, skips)
-            f = self.features[i](self.res[i](y))
-            heatmaps = self.heads[i](f)  # (B, J, H/4, W/4)
+            hg = self.hgs[i](x, skips)
+            f = self.features[i](self.res[i](hg.out))  # (B, C, H/4, W/4)
+            heatmaps = self.predict(i, f, hg.decoder)  # (B, J, H/4, W/4)
             outputs.append(heatmaps)
             if i < self.num_stacks - 1:
                 x = x + self.merge_features[i](f) + self.merge_heatmaps[i](heatmaps)
-                skips = encoder if self.extra_skip else None
+                skips = hg.encoder if self.extra_skip else None
         return torch.stack(outputs, dim=1)  # (B, S, J, H/4, W/4)
+
+    def predict(self, i: int, f: torch.Tensor, decoder: list[torch.Tensor]) -> torch.Tensor:
+        """Stack i's heatmaps from its features f: the 1×1 head. SADI-Net's last stack also uses
+        the hourglass's decoder features (hglearn/sadinet.py)."""
+        return self.heads[i](f)  # (B, J, H/4, W/4)

@@ -3,6 +3,7 @@
     create_model("newell-hg2")                              # Newell et al. 2016, 2 stacks
     create_model("lightweight-hg8")                         # Kim & Lee 2020, 8 stacks
     create_model("newell-hg1", block="bottleneck-ds")       # Kim & Lee's Table 3 ablation
+    create_model("sadinet-hg8")                             # Gao et al. 2023: RFM + SFM + DLM
 
 Parameter counts (asserted in tests/test_models.py): newell-hg1/2/4/8 3,426,448 / 6,570,400 /
 12,858,304 / 25,434,112; lightweight-hg1/2/8 2,096,784 / 3,911,072 / 14,796,800, the papers'
@@ -19,11 +20,17 @@ from torch import nn
 from hglearn.blocks import BLOCKS
 from hglearn.config import override
 from hglearn.hourglass import StackedHourglass
+from hglearn.sadinet import SADINet
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Everything needed to rebuild a network; saved inside every checkpoint."""
+    """Everything needed to rebuild a network; saved inside every checkpoint.
+
+    `sfm` and `dlm` turn the network into SADI-Net (hglearn/sadinet.py): the SFM replaces the last
+    stack's 1×1 head, `dlm` adds the distribution learning module that the training loop uses.
+    Both need block="rfm", SADI-Net's block; the SFM also needs depth ≥ 3 for its four scales.
+    """
 
     num_stacks: int
     channels: int = 256
@@ -31,10 +38,17 @@ class ModelConfig:
     depth: int = 4
     block: str = "bottleneck"
     extra_skip: bool = False
+    sfm: bool = False
+    dlm: bool = False
 
     def __post_init__(self):
         if self.block not in BLOCKS:
             raise ValueError(f"ModelConfig.block {self.block!r} is not one of {sorted(BLOCKS)}")
+        if (self.sfm or self.dlm) and (self.block != "rfm" or self.extra_skip):
+            raise ValueError(f"ModelConfig.sfm and dlm make a SADI-Net, which needs block='rfm' and no extra_skip; "
+                             f"got block={self.block!r}, extra_skip={self.extra_skip}")
+        if self.sfm and self.depth < 3:
+            raise ValueError(f"ModelConfig.sfm fuses 4 scales of the hourglass: depth must be at least 3, got {self.depth}")
         for name in ("num_stacks", "num_joints", "depth"):
             if getattr(self, name) < 1:
                 raise ValueError(f"ModelConfig.{name} must be at least 1, got {getattr(self, name)}")
@@ -43,6 +57,11 @@ class ModelConfig:
             raise ValueError(f"ModelConfig.channels must be a multiple of 8, got {self.channels}")
 
     def build(self) -> nn.Module:
+        if self.sfm or self.dlm:
+            return SADINet(
+                num_stacks=self.num_stacks, channels=self.channels, num_joints=self.num_joints,
+                depth=self.depth, sfm=self.sfm, dlm=self.dlm,
+            )
         return StackedHourglass(
             num_stacks=self.num_stacks, channels=self.channels, num_joints=self.num_joints,
             depth=self.depth, block=self.block, extra_skip=self.extra_skip,
@@ -59,6 +78,14 @@ PRESETS: dict[str, ModelConfig] = {
     "lightweight-hg1": ModelConfig(num_stacks=1, block="mdlrb", extra_skip=True),
     "lightweight-hg2": ModelConfig(num_stacks=2, block="mdlrb", extra_skip=True),
     "lightweight-hg8": ModelConfig(num_stacks=8, block="mdlrb", extra_skip=True),
+    # Gao et al. 2023 (SADI-Net): RFM blocks, the SFM head, the DLM. An RFM at 256 channels holds
+    # 1.78M parameters, so the paper's width gives about 200M at 8 stacks; C = 88 (our choice) keeps
+    # sadinet-hg8 near newell-hg8's 25.4M (C = 96 would give 28.6M). Ablations at the same width:
+    # -rfm is Table III's RFM-only network; -rfm-sfm is ours (Table IV adds SFM and DLM together).
+    "sadinet-hg2": ModelConfig(num_stacks=2, channels=88, block="rfm", sfm=True, dlm=True),
+    "sadinet-hg8": ModelConfig(num_stacks=8, channels=88, block="rfm", sfm=True, dlm=True),
+    "sadinet-hg8-rfm": ModelConfig(num_stacks=8, channels=88, block="rfm"),
+    "sadinet-hg8-rfm-sfm": ModelConfig(num_stacks=8, channels=88, block="rfm", sfm=True),
 }
 
 

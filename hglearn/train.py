@@ -83,6 +83,7 @@ class TrainConfig:
     amp: bool = True
     compile: bool = False
     progress: bool = True
+    intermediate_supervision: bool = True
 
     def __post_init__(self):
         if self.optimizer not in ("adam", "rmsprop"):
@@ -109,6 +110,17 @@ class CheckpointError(ValueError):
 
 
 # --- small pure helpers --------------------------------------------------------------------------
+
+def training_loss(heatmaps: torch.Tensor, target: torch.Tensor, weight: torch.Tensor,
+                  cfg: TrainConfig) -> torch.Tensor:
+    """The loss the optimizer minimises. heatmaps: (B, S, J, h, w), every stack's prediction.
+
+    With intermediate supervision (Newell et al. 2016, Sec. 3.4) every stack is compared with the
+    target; without it only the last one is, as in a network that happens to be stacked.
+    """
+    supervised = heatmaps if cfg.intermediate_supervision else heatmaps[:, -1:]
+    return stacked_heatmap_loss(supervised.float(), target, weight)[0]
+
 
 def lr_factor(epoch: int, cfg: TrainConfig) -> float:
     """Step schedule: lr_gamma ** (milestones passed). SADI-Net: /10 at epochs 170 and 200."""
@@ -276,7 +288,7 @@ def train(cfg: TrainConfig) -> dict:
             weight = batch["target_weight"].to(device, non_blocking=True)
             with autocast:
                 heatmaps = net(images)  # (B, S, J, h, w)
-            loss, _ = stacked_heatmap_loss(heatmaps.float(), target, weight)
+            loss = training_loss(heatmaps, target, weight, cfg)
             bad = (~torch.isfinite(loss)).float()
             if distributed:  # every process must stop together, or the others wait forever
                 dist.all_reduce(bad)

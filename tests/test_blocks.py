@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from hglearn.blocks import BLOCKS, MDLRB, Bottleneck, BottleneckDS, DilatedBottleneckDS, get_block
+from hglearn.blocks import BLOCKS, MDLRB, RFM, Bottleneck, BottleneckDS, DilatedBottleneckDS, get_block
 
 
 def n_params(module):
@@ -27,6 +27,8 @@ def test_parameter_counts_at_256_channels():
     assert n_params(MDLRB(256, 256)) == 119_552
     assert n_params(BottleneckDS(256, 256)) == 214_528 - 147_584 + 128 * 9 + 128
     assert n_params(DilatedBottleneckDS(256, 256)) == n_params(BottleneckDS(256, 256)) + 128 * 128 + 128
+    # RFM: three 3x3 convs without bias (3 * 589,824) + three BNs (1,536) + SE 256 → 16 → 256 (8,464).
+    assert n_params(RFM(256, 256)) == 1_779_472  # why SADI-Net's presets are narrower than 256
 
 
 def impulse_response_width(block, channels=8, size=25):

@@ -4,6 +4,7 @@ import torch
 from hglearn.blocks import BLOCKS
 from hglearn.hourglass import Hourglass, StackedHourglass
 from hglearn.models import PRESETS, ModelConfig, count_parameters, create_model, model_config
+from hglearn.sadinet import SFM
 
 
 @pytest.mark.parametrize(
@@ -32,6 +33,35 @@ def test_one_stack_ablation_blocks_land_near_the_paper(block, paper, ours):
     n = count_parameters(create_model("newell-hg1", block=block))
     assert n == ours
     assert n == pytest.approx(paper, rel=0.02)
+
+
+def rfm_parameters(c: int) -> int:
+    """RFM(c, c): three bias-free 3x3 convs, three BatchNorms, an SE gate with c // 16 hidden units."""
+    hidden = c // 16
+    return 27 * c * c + 6 * c + (c * hidden + hidden) + (hidden * c + c)
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [("sadinet-hg8-rfm", 23_771_248), ("sadinet-hg8-rfm-sfm", 24_021_882)],
+)
+def test_sadinet_parameter_counts_are_exact(name, expected):
+    """Regression guard for the presets at C = 88 (newell-hg8: 25,434,112)."""
+    assert count_parameters(create_model(name)) == expected
+
+
+def test_sadinet_counts_add_up_from_their_parts():
+    c, j, s = 88, 16, 8
+    rfm_only = create_model("sadinet-hg8-rfm")
+    # Each stack: 13 hourglass blocks + 1 after it, the 1x1 conv-BN features, the 1x1 head.
+    per_stack = 14 * rfm_parameters(c) + (c * c + c + 2 * c) + (c * j + j)
+    merges = (c * c + c) + (j * c + c)  # between stacks: features and heatmaps back to C channels
+    assert count_parameters(rfm_only) == count_parameters(rfm_only.stem) + s * per_stack + (s - 1) * merges
+    # The SFM replaces the last 1x1 head, and the DLM is added whole.
+    sfm = count_parameters(create_model("sadinet-hg8-rfm-sfm"))
+    assert sfm - count_parameters(rfm_only) == count_parameters(SFM(c, j)) - (c * j + j)
+    full = create_model("sadinet-hg8")
+    assert count_parameters(full) - sfm == count_parameters(full.dlm)
 
 
 def test_extra_skip_changes_the_output_but_not_the_parameters():
@@ -76,11 +106,17 @@ def test_hourglass_of_depth_4_holds_13_blocks_named_as_the_original():
     assert "hgs.0.low2.low2.low2.low2.conv2.weight" in keys  # the 4x4 bottom block
 
 
-def test_hourglass_returns_encoder_features_at_every_pooled_resolution():
+def test_hourglass_returns_encoder_and_decoder_features_at_every_resolution():
     hg = Hourglass(4, 8, "bottleneck")
-    out, encoder = hg(torch.randn(1, 8, 64, 64))
+    out, encoder, decoder = hg(torch.randn(1, 8, 64, 64))
     assert out.shape == (1, 8, 64, 64)
-    assert [f.shape[-1] for f in encoder] == [32, 16, 8, 4]
+    assert [f.shape[-1] for f in encoder] == [32, 16, 8, 4]  # low1 of each level
+    assert [f.shape[-1] for f in decoder] == [64, 32, 16, 8, 4]  # out, then low2 of each level
+    assert decoder[0] is out
+    hg.eval()  # BatchNorm by running statistics, so a sub-hourglass gives the same result alone
+    x = torch.randn(1, 8, 64, 64)
+    inner = hg.low2(hg.low1(torch.nn.functional.max_pool2d(x, 2)))  # the depth-3 hourglass inside
+    assert torch.allclose(hg(x).decoder[1], inner.out)
 
 
 def test_presets_and_overrides():
@@ -88,6 +124,10 @@ def test_presets_and_overrides():
                             "lightweight-hg1", "lightweight-hg2", "lightweight-hg8"}
     assert all(PRESETS[f"lightweight-hg{s}"].block == "mdlrb" and PRESETS[f"lightweight-hg{s}"].extra_skip
                for s in (1, 2, 8))
+    assert {n for n in PRESETS if n.startswith("sadinet")} == {"sadinet-hg2", "sadinet-hg8", "sadinet-hg8-rfm",
+                                                              "sadinet-hg8-rfm-sfm"}
+    assert all(PRESETS[n].block == "rfm" for n in PRESETS if n.startswith("sadinet"))
+    assert model_config("sadinet-hg8", sfm=False, dlm=False) == PRESETS["sadinet-hg8-rfm"]
     cfg = model_config("newell-hg2", block="mdlrb", extra_skip=True)
     assert cfg == ModelConfig(num_stacks=2, block="mdlrb", extra_skip=True)
     assert count_parameters(cfg.build()) == count_parameters(create_model("lightweight-hg2"))
@@ -108,3 +148,9 @@ def test_bad_overrides_and_configs_get_clear_errors():
         ModelConfig(num_stacks=1, channels=36)
     with pytest.raises(ValueError, match="num_stacks must be at least 1"):
         ModelConfig(num_stacks=0)
+    with pytest.raises(ValueError, match="SADI-Net, which needs block='rfm'"):
+        ModelConfig(num_stacks=1, sfm=True)
+    with pytest.raises(ValueError, match="SADI-Net, which needs block='rfm' and no extra_skip"):
+        ModelConfig(num_stacks=1, block="rfm", dlm=True, extra_skip=True)
+    with pytest.raises(ValueError, match="depth must be at least 3"):
+        ModelConfig(num_stacks=1, block="rfm", sfm=True, depth=2)

@@ -12,7 +12,7 @@ from hglearn.config import override
 from hglearn.data.splits import make_dataset
 from hglearn.losses import heatmap_mse, stacked_heatmap_loss
 from hglearn.train import (CheckpointError, EpochSampler, TrainConfig, TrainingError, load_checkpoint, load_model,
-                           lr_factor, train)
+                           lr_factor, train, training_loss)
 
 ROOT = Path(__file__).resolve().parents[1]
 # A run that takes seconds: 8 steps per epoch on 32-px figures, a 2-level hourglass.
@@ -30,6 +30,14 @@ def test_losses_mask_joints_and_average_stacks():
     stacks = torch.stack([target, target + 0.5], dim=1)  # (B, S, J, h, w): stack 0 right, stack 1 off by 0.5
     loss, per_stack = stacked_heatmap_loss(stacks, target, torch.ones(2, 3))
     assert per_stack.tolist() == [0.0, 0.25] and loss.item() == pytest.approx(0.125)
+
+
+def test_without_intermediate_supervision_only_the_last_stack_is_compared():
+    target = torch.rand(2, 3, 4, 4)
+    stacks = torch.stack([target + 1.0, target + 0.5], dim=1)  # stack 0 off by 1, the last by 0.5
+    weight = torch.ones(2, 3)
+    assert training_loss(stacks, target, weight, TINY).item() == pytest.approx((1.0 + 0.25) / 2)
+    assert training_loss(stacks, target, weight, override(TINY, intermediate_supervision=False)).item() == 0.25
 
 
 def test_lr_schedule_and_epoch_sampler():

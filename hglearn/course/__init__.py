@@ -1,0 +1,17 @@
+"""The course: exercise notebooks built from the solutions, and the checks their cells call.
+
+In a notebook:
+
+    from hglearn import course
+    nb = course.setup()                       # seeds, device, run sizes
+    course.check_receptive_field(receptive_field)   # ✅ or ❌ with what differs
+
+`hglearn course build` and `hglearn course record` (in `hglearn.course.notebooks`, which needs
+the `dev` extra) write the exercise notebooks and re-record the solutions.
+"""
+from hglearn.course.checking import Verdict, check_function, check_module
+from hglearn.course.checks_blocks import *  # noqa: F401,F403
+from hglearn.course.checks_convolutions import *  # noqa: F401,F403
+from hglearn.course.checks_hourglass import *  # noqa: F401,F403
+from hglearn.course.checks_primer import *  # noqa: F401,F403
+from hglearn.course.runtime import Setup, setup

@@ -1,0 +1,155 @@
+"""The machinery behind the notebooks' check cells: run the student's code and the reference on
+several inputs and say, in one line, whether they agree or what differs (type, shape, values,
+parameter count).
+
+A check never hides `NotImplementedError`: an unsolved exercise raises it from its check cell,
+which is how an executed exercise notebook shows what is left to do. Any other exception from the
+student's code becomes a failed verdict that names it.
+"""
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a check found. Shown in the notebook as one line; `bool(verdict)` is `passed`."""
+
+    passed: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:
+        return ("✅ " if self.passed else "❌ ") + self.message
+
+
+def passed(message: str) -> Verdict:
+    return Verdict(True, message)
+
+
+def failed(message: str) -> Verdict:
+    return Verdict(False, message)
+
+
+def call(function: Callable, *args, **kwargs) -> tuple[Any, Verdict | None]:
+    """The student's result, or a failed verdict naming the exception (NotImplementedError passes)."""
+    try:
+        return function(*args, **kwargs), None
+    except NotImplementedError:
+        raise
+    except Exception as error:  # the student's code may fail in any way: report, don't crash
+        name = getattr(function, "__name__", type(function).__name__)
+        return None, failed(f"{name}{short(args)} raised {type(error).__name__}: {error}")
+
+
+def short(args: tuple, limit: int = 80) -> str:
+    """A call's arguments for a hint, tensors shown by their shape."""
+    shown = [f"tensor{tuple(a.shape)}" if isinstance(a, torch.Tensor) else repr(a) for a in args]
+    text = "(" + ", ".join(shown) + ")"
+    return text if len(text) <= limit else text[: limit - 4] + "...)"
+
+
+def difference(got: Any, expected: Any, rtol: float = 1e-4, atol: float = 1e-5) -> str | None:
+    """None when `got` equals `expected` (numbers, arrays and tensors to a tolerance, recursively
+    through tuples, lists and dicts), else what differs, in words."""
+    if isinstance(expected, (torch.Tensor, np.ndarray)):
+        if not isinstance(got, (torch.Tensor, np.ndarray)):
+            return f"expected an array or tensor, got {type(got).__name__}"
+        got_array = got.detach().cpu().numpy() if isinstance(got, torch.Tensor) else np.asarray(got)
+        want = expected.detach().cpu().numpy() if isinstance(expected, torch.Tensor) else np.asarray(expected)
+        if got_array.shape != want.shape:
+            return f"shape {tuple(got_array.shape)}, expected {tuple(want.shape)}"
+        if want.dtype == bool or got_array.dtype == bool:
+            wrong = int((got_array != want).sum())
+            return f"{wrong} of {want.size} entries differ" if wrong else None
+        close = np.isclose(got_array.astype(np.float64), want.astype(np.float64), rtol=rtol, atol=atol)
+        if not close.all():
+            index = tuple(int(i) for i in np.argwhere(~close)[0])
+            return (f"{int((~close).sum())} of {want.size} values differ, e.g. at index {index}: "
+                    f"{got_array[index]:.6g} instead of {want[index]:.6g}")
+        return None
+    if isinstance(expected, (tuple, list)):
+        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+            return f"expected a sequence of {len(expected)} items, got {got!r:.60}"
+        for i, (a, b) in enumerate(zip(got, expected)):
+            if (problem := difference(a, b, rtol, atol)) is not None:
+                return f"item {i}: {problem}"
+        return None
+    if isinstance(expected, dict):
+        if not isinstance(got, dict) or set(got) != set(expected):
+            return f"expected a dict with keys {sorted(expected)}, got {got!r:.60}"
+        for key in expected:
+            if (problem := difference(got[key], expected[key], rtol, atol)) is not None:
+                return f"[{key!r}]: {problem}"
+        return None
+    if isinstance(expected, (int, float, np.number)) and not isinstance(expected, bool):
+        if not isinstance(got, (int, float, np.number, torch.Tensor)) or isinstance(got, bool):
+            return f"expected a number, got {type(got).__name__}"
+        got_value = float(got)
+        return None if np.isclose(got_value, float(expected), rtol=rtol, atol=atol) else f"{got_value:.6g} instead of {float(expected):.6g}"
+    return None if got == expected else f"{got!r:.60} instead of {expected!r:.60}"
+
+
+def check_function(student: Callable, reference: Callable, cases: Sequence[tuple], name: str,
+                   rtol: float = 1e-4, atol: float = 1e-5) -> Verdict:
+    """Compare `student(*case)` with `reference(*case)` on every case; the first mismatch is the hint."""
+    for case in cases:
+        got, error = call(student, *case)
+        if error is not None:
+            return error
+        if (problem := difference(got, reference(*case), rtol, atol)) is not None:
+            return failed(f"{name}{short(case)}: {problem}")
+    return passed(f"{name} agrees with the reference on {len(cases)} inputs")
+
+
+def copy_parameters(source: nn.Module, target: nn.Module) -> bool:
+    """Give `target` the parameter and buffer values of `source`, matched by shape in creation
+    order (so a student's module need not use the reference's attribute names). False if the
+    shapes cannot be matched one to one."""
+    pools: dict[tuple, list[torch.Tensor]] = defaultdict(list)
+    for tensor in [*source.parameters(), *source.buffers()]:
+        pools[tuple(tensor.shape)].append(tensor)
+    targets = [*target.parameters(), *target.buffers()]
+    if sorted(tuple(t.shape) for t in targets) != sorted(shape for shape, ts in pools.items() for _ in ts):
+        return False
+    with torch.no_grad():
+        for tensor in targets:
+            tensor.copy_(pools[tuple(tensor.shape)].pop(0))
+    return True
+
+
+def check_module(student: Callable[..., nn.Module], reference: Callable[..., nn.Module],
+                 cases: Sequence[tuple[tuple, tuple[int, ...]]], name: str, atol: float = 1e-4) -> Verdict:
+    """Build `student(*args)` and `reference(*args)` for every (args, input shape) case and compare
+    parameter counts, output shapes and, with the reference's weights copied in, output values
+    (eval mode, so BatchNorm uses its running statistics)."""
+    generator = torch.Generator().manual_seed(0)
+    for args, input_shape in cases:
+        built, error = call(student, *args)
+        if error is not None:
+            return error
+        torch.manual_seed(0)
+        expected_module = reference(*args).eval()
+        got_count = sum(p.numel() for p in built.parameters())
+        want_count = sum(p.numel() for p in expected_module.parameters())
+        if got_count != want_count:
+            return failed(f"{name}{short(args)} has {got_count:,} parameters, the reference {want_count:,}")
+        x = torch.randn(input_shape, generator=generator)
+        with torch.no_grad():
+            want = expected_module(x)
+            got, error = call(built.eval(), x)
+            if error is not None:
+                return error
+            if (problem := difference(got, want, atol=atol)) is not None and problem.startswith("shape"):
+                return failed(f"{name}{short(args)} on input {tuple(input_shape)}: output {problem}")
+            if not copy_parameters(expected_module, built):
+                return failed(f"{name}{short(args)}: the parameter shapes differ from the reference's")
+            if (problem := difference(built(x), want, atol=atol)) is not None:
+                return failed(f"{name}{short(args)} with the reference's weights: {problem}")
+    return passed(f"{name} matches the reference (parameters, shapes and values) in {len(cases)} configurations")

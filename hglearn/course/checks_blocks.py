@@ -1,0 +1,2 @@
+"""Checks for the notebooks (placeholder until written)."""
+__all__: list[str] = []

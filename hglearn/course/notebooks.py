@@ -1,0 +1,286 @@
+"""Exercise notebooks made from the solution notebooks, and the solutions re-recorded.
+
+`solutions/` is the source. Code a student should write is marked as in nbgrader:
+
+    def receptive_field(layers):
+        ### BEGIN SOLUTION
+        ...reference code...
+        ### END SOLUTION
+
+`build` writes `notebooks/` from it: each marked region becomes one line that raises
+`NotImplementedError` naming the exercise, and outputs, execution counts and widget state are
+cleared. Prose, check cells and every other cell stay as they are, so a notebook still runs end to
+end with its exercises unsolved (only `NotImplementedError` is raised, by the exercise and its check).
+
+`record` re-runs the solutions in a fresh kernel (restart and run all) and writes their outputs
+back, timed, then builds the exercises. Both are `hglearn course build` and `hglearn course record`.
+
+The first two cells of every notebook are written here from one setting, `[tool.hglearn.course]`
+in `pyproject.toml`: an "Open in Colab" badge for the exercise and the solution version, and a cell
+that, in Colab only, clones the course repository and installs it.
+"""
+import copy
+import json
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from hglearn.files import atomic_path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+ROOT = Path(__file__).resolve().parents[2]  # the repository (for an editable install)
+CHECK_CALL = re.compile(r"\bcheck_\w+\(")
+DEFINITION = re.compile(r"^\s*(?:async\s+)?(?:def|class)\s+(\w+)")
+
+
+class CourseError(ValueError):
+    """A solution notebook that cannot be turned into an exercise; the message names it and the cell."""
+
+
+@dataclass(frozen=True)
+class CourseSettings:
+    """Where the course lives online: read by the Colab badges and the Colab install cell."""
+
+    repository: str  # "owner/name" on GitHub
+    branch: str = "main"
+
+    @property
+    def clone_url(self) -> str:
+        return f"https://github.com/{self.repository}.git"
+
+    def colab_url(self, path: str) -> str:
+        return f"https://colab.research.google.com/github/{self.repository}/blob/{self.branch}/{path}"
+
+
+def load_settings(root: Path = ROOT) -> CourseSettings:
+    """The `[tool.hglearn.course]` table of `root/pyproject.toml`."""
+    path = root / "pyproject.toml"
+    try:
+        table = tomllib.loads(path.read_text())["tool"]["hglearn"]["course"]
+        return CourseSettings(**table)
+    except (OSError, KeyError, TypeError, tomllib.TOMLDecodeError) as error:
+        raise CourseError(f"{path}: [tool.hglearn.course] needs repository = 'owner/name' ({error})") from None
+
+
+# --- exercises from solutions -----------------------------------------------------------------
+
+
+def strip_solutions(source: str, exercise: str, where: str = "") -> str:
+    """Replace every BEGIN/END SOLUTION region of a cell's source by a `NotImplementedError` stub.
+
+    The stub keeps the indentation of the BEGIN line and names the exercise: the enclosing
+    function or class when there is one above the region, else `exercise`. A marker without its
+    partner is a `CourseError` naming `where` (notebook and cell).
+    """
+    lines, out, inside, name = source.splitlines(), [], False, exercise
+    for number, line in enumerate(lines, 1):
+        stripped = line.strip()
+        if stripped == BEGIN:
+            if inside:
+                raise CourseError(f"{where}, line {number}: {BEGIN} inside another solution region")
+            inside = True
+            indent = line[: len(line) - len(line.lstrip())]
+            out.append(f'{indent}raise NotImplementedError("{name}: your code here")')
+        elif stripped == END:
+            if not inside:
+                raise CourseError(f"{where}, line {number}: {END} without a {BEGIN} before it")
+            inside = False
+        elif not inside:
+            out.append(line)
+            if match := DEFINITION.match(line):
+                name = f"{exercise} ({match.group(1)})"
+    if inside:
+        raise CourseError(f"{where}: {BEGIN} without an {END}")
+    return "\n".join(out)
+
+
+def is_exercise(cell) -> bool:
+    return cell.cell_type == "code" and BEGIN in cell.source
+
+
+def is_stub(cell) -> bool:
+    """An exercise cell of an exercise notebook (its solution replaced by a stub)."""
+    return cell.cell_type == "code" and 'your code here")' in cell.source
+
+
+def is_check(cell) -> bool:
+    return cell.cell_type == "code" and bool(CHECK_CALL.search(cell.source))
+
+
+def exercise_notebook(solution, name: str):
+    """The exercise version of a solution notebook (a new notebook; `solution` is not changed).
+
+    Exercises are numbered in order, so a stub reads "Exercise 2 (receptive_field): your code here".
+    """
+    notebook = copy.deepcopy(solution)
+    notebook.metadata.pop("widgets", None)
+    notebook.metadata.get("hglearn", {}).pop("run_seconds", None)
+    count = 0
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+            if is_exercise(cell):
+                count += 1
+                cell.source = strip_solutions(cell.source, f"Exercise {count}", f"{name}, cell {index}")
+        cell.metadata.pop("execution", None)
+    return notebook
+
+
+# --- the Colab cells --------------------------------------------------------------------------
+
+BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+
+
+def colab_cells(name: str, settings: CourseSettings) -> list:
+    """The badge cell and the install cell that open every notebook, written from the settings."""
+    exercise, solution = (settings.colab_url(f"{folder}/{name}.ipynb") for folder in ("notebooks", "solutions"))
+    badges = nbformat.v4.new_markdown_cell(
+        f"[![Open in Colab]({BADGE})]({exercise}) exercises &nbsp; "
+        f"[![Open in Colab]({BADGE})]({solution}) solutions"
+    )
+    install = nbformat.v4.new_code_cell(
+        "# In Colab: fetch the course and install it (nothing happens elsewhere).\n"
+        "import os, subprocess, sys\n"
+        'if "google.colab" in sys.modules and not os.path.isdir("/content/hglearn"):\n'
+        f'    subprocess.run(["git", "clone", "--depth", "1", "{settings.clone_url}", "/content/hglearn"], check=True)\n'
+        '    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "/content/hglearn"], check=True)\n'
+        'if "google.colab" in sys.modules:\n'
+        '    os.chdir("/content/hglearn/notebooks")  # relative paths such as ../data/ then work as locally'
+    )
+    for cell, role in ((badges, "colab-badges"), (install, "colab-install")):
+        cell.metadata["hglearn"] = cell["id"] = role  # fixed ids: rebuilding changes nothing
+    return [badges, install]
+
+
+def with_colab_cells(notebook, name: str, settings: CourseSettings) -> bool:
+    """Put the current Colab cells first in `notebook` (in place); True if anything changed."""
+    fresh = colab_cells(name, settings)
+    kept = [cell for cell in notebook.cells if cell.metadata.get("hglearn") not in ("colab-badges", "colab-install")]
+    old = notebook.cells[: len(notebook.cells) - len(kept)]
+    same = len(old) == 2 and all(a.source == b.source for a, b in zip(old, fresh))
+    if same:
+        return False
+    notebook.cells = fresh + kept
+    return True
+
+
+# --- build and record -------------------------------------------------------------------------
+
+
+def read_notebook(path: Path):
+    try:
+        return nbformat.read(path, as_version=4)
+    except (OSError, ValueError, json.JSONDecodeError) as error:
+        raise CourseError(f"{path}: cannot read the notebook ({error})") from None
+
+
+def write_notebook(notebook, path: Path) -> None:
+    with atomic_path(path) as temporary:
+        nbformat.write(notebook, temporary)
+
+
+def solution_paths(root: Path = ROOT) -> list[Path]:
+    paths = sorted((root / "solutions").glob("[0-9][0-9]_*.ipynb"))
+    if not paths:
+        raise CourseError(f"{root / 'solutions'}: no solution notebooks (NN_name.ipynb)")
+    return paths
+
+
+def build(root: Path = ROOT, out_dir: Path | None = None) -> list[Path]:
+    """Write the exercise notebooks from the solutions; returns the paths written.
+
+    The solutions' Colab cells are brought up to date first (they carry no outputs, so recorded
+    outputs stay valid). `out_dir` (default `root/notebooks`) lets a test build elsewhere.
+    """
+    settings, out_dir = load_settings(root), out_dir or root / "notebooks"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in solution_paths(root):
+        solution = read_notebook(path)
+        if with_colab_cells(solution, path.stem, settings) and out_dir == root / "notebooks":
+            write_notebook(solution, path)
+        target = out_dir / path.name
+        write_notebook(exercise_notebook(solution, path.name), target)
+        written.append(target)
+    return written
+
+
+def execute(notebook, cwd: Path, timeout: int = 900, allow_errors: bool = False):
+    """Run every cell of `notebook` in a fresh kernel started in `cwd` (in place) and return it.
+
+    The kernel is this Python's own (`sys.executable`), so it sees the same installed packages.
+    """
+    from nbclient import NotebookClient
+
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
+                            resources={"metadata": {"path": str(cwd)}})
+    client.execute()
+    return notebook
+
+
+def record(root: Path = ROOT, names: list[str] | None = None, timeout: int = 900) -> dict[str, float]:
+    """Restart-and-run-all the solution notebooks (all, or those whose file name starts with one of
+    `names`), save them with their outputs and run time, rebuild the exercises and the README's
+    notebook table. Returns seconds per notebook.
+    """
+    settings, seconds = load_settings(root), {}
+    for path in solution_paths(root):
+        if names and not any(path.stem.startswith(name) for name in names):
+            continue
+        notebook = read_notebook(path)
+        with_colab_cells(notebook, path.stem, settings)
+        started = time.perf_counter()
+        execute(notebook, path.parent, timeout)
+        seconds[path.stem] = time.perf_counter() - started
+        notebook.metadata.setdefault("hglearn", {})["run_seconds"] = round(seconds[path.stem])
+        write_notebook(notebook, path)
+        print(f"{path.name}: {seconds[path.stem]:.0f} s", flush=True)
+    build(root)
+    update_readme(root)
+    return seconds
+
+
+# --- the README's notebook map ----------------------------------------------------------------
+
+TABLE_START, TABLE_END = "<!-- notebooks:start -->", "<!-- notebooks:end -->"
+
+
+def notebook_title(notebook, path: Path) -> str:
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("# "):
+            return cell.source.splitlines()[0][2:].strip()
+    raise CourseError(f"{path}: no markdown title ('# ...') cell")
+
+
+def notebook_table(root: Path = ROOT) -> str:
+    """The README's map of the notebooks: title, one line from `metadata.hglearn.summary`, run time."""
+    rows = ["| notebook | what you build | solution run time, 2-core CPU |", "|---|---|---|"]
+    for path in solution_paths(root):
+        notebook = read_notebook(path)
+        meta = notebook.metadata.get("hglearn", {})
+        if "summary" not in meta:
+            raise CourseError(f"{path}: metadata.hglearn.summary (one line for the README) is missing")
+        run = f"{meta['run_seconds']} s" if "run_seconds" in meta else "not recorded"
+        links = f"[exercises](notebooks/{path.name}) · [solutions](solutions/{path.name})"
+        rows.append(f"| **{notebook_title(notebook, path)}** ({links}) | {meta['summary']} | {run} |")
+    return "\n".join(rows)
+
+
+def update_readme(root: Path = ROOT) -> None:
+    path = root / "README.md"
+    text = path.read_text()
+    start, end = text.find(TABLE_START), text.find(TABLE_END)
+    if start < 0 or end < start:
+        raise CourseError(f"{path}: the markers {TABLE_START} and {TABLE_END} are missing")
+    text = text[: start + len(TABLE_START)] + "\n" + notebook_table(root) + "\n" + text[end:]
+    with atomic_path(path) as temporary:
+        temporary.write_text(text)

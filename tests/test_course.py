@@ -1,0 +1,192 @@
+"""The course machinery: exercises built from solutions, the drift check, the check verdicts."""
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+from torch import nn
+
+from hglearn.course import checking, notebooks
+from hglearn.course.notebooks import CourseError, build, exercise_notebook, strip_solutions
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SOLVED = '''def receptive_field(layers):
+    """Receptive field of a stack of convolutions."""
+    ### BEGIN SOLUTION
+    r = 1
+    for k, d in layers:
+        r += (k - 1) * d
+    return r
+    ### END SOLUTION
+
+print(receptive_field([(3, 1)]))'''
+
+
+def test_strip_solutions_replaces_the_region_by_a_named_stub_at_its_indentation():
+    out = strip_solutions(SOLVED, "Exercise 2")
+    assert "r += (k - 1) * d" not in out and "BEGIN" not in out and "END SOLUTION" not in out
+    assert '    raise NotImplementedError("Exercise 2 (receptive_field): your code here")' in out.splitlines()
+    assert out.splitlines()[1] == '    """Receptive field of a stack of convolutions."""'  # prose kept
+    assert out.endswith("print(receptive_field([(3, 1)]))")
+
+
+def test_strip_solutions_at_top_level_uses_the_exercise_name():
+    out = strip_solutions("x = 1\n### BEGIN SOLUTION\ny = 2\n### END SOLUTION", "Exercise 1")
+    assert out == 'x = 1\nraise NotImplementedError("Exercise 1: your code here")'
+
+
+@pytest.mark.parametrize("source, message", [
+    ("### BEGIN SOLUTION\nx = 1", "without an"),
+    ("x = 1\n### END SOLUTION", "without a"),
+    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION", "inside another"),
+])
+def test_unbalanced_markers_name_the_notebook_and_cell(source, message):
+    with pytest.raises(CourseError, match=f"01_demo.ipynb, cell 3.*{message}"):
+        strip_solutions(source, "Exercise 1", "01_demo.ipynb, cell 3")
+
+
+def demo_notebook():
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["hglearn"] = {"summary": "a demo", "run_seconds": 3}
+    nb.metadata["widgets"] = {"state": {}}
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# 01 · Demo\n\nProse stays."),
+        nbformat.v4.new_code_cell(SOLVED, execution_count=1,
+                                  outputs=[nbformat.v4.new_output("stream", text="3\n")]),
+        nbformat.v4.new_code_cell("course.check_receptive_field(receptive_field)", execution_count=2),
+    ]
+    return nb
+
+
+def test_exercise_notebook_clears_outputs_counts_and_widget_state_and_keeps_the_rest():
+    solution = demo_notebook()
+    exercise = exercise_notebook(solution, "01_demo.ipynb")
+    assert [c.source for c in exercise.cells][0] == "# 01 · Demo\n\nProse stays."
+    assert "NotImplementedError" in exercise.cells[1].source
+    assert exercise.cells[2].source == solution.cells[2].source  # the check cell stays
+    assert all(c.outputs == [] and c.execution_count is None for c in exercise.cells if c.cell_type == "code")
+    assert "widgets" not in exercise.metadata and "run_seconds" not in exercise.metadata["hglearn"]
+    assert solution.cells[1].outputs and "r += (k - 1) * d" in solution.cells[1].source  # untouched
+
+
+def test_build_writes_colab_cells_from_the_one_setting_and_is_idempotent(tmp_path):
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "README.md").write_text("x\n<!-- notebooks:start -->\n<!-- notebooks:end -->\n")
+    (tmp_path / "pyproject.toml").write_text('[tool.hglearn.course]\nrepository = "someone/course"\n')
+    nbformat.write(demo_notebook(), tmp_path / "solutions" / "01_demo.ipynb")
+    [written] = build(tmp_path)
+    exercise = nbformat.read(written, as_version=4)
+    solution = nbformat.read(tmp_path / "solutions" / "01_demo.ipynb", as_version=4)
+    for nb in (exercise, solution):
+        badges, install = nb.cells[0].source, nb.cells[1].source
+        assert "colab.research.google.com/github/someone/course/blob/main/notebooks/01_demo.ipynb" in badges
+        assert "colab.research.google.com/github/someone/course/blob/main/solutions/01_demo.ipynb" in badges
+        assert "https://github.com/someone/course.git" in install and '"google.colab" in sys.modules' in install
+    exec(compile(install, "install", "exec"), {})  # outside Colab the install cell does nothing
+    first = written.read_text()
+    build(tmp_path)
+    assert written.read_text() == first and len(nbformat.read(written, as_version=4).cells) == 5
+    notebooks.update_readme(tmp_path)
+    assert "| **01 · Demo** ([exercises](notebooks/01_demo.ipynb)" in (tmp_path / "README.md").read_text()
+    assert "| a demo | 3 s |" in (tmp_path / "README.md").read_text()
+
+
+def test_missing_setting_is_a_clear_error(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    with pytest.raises(CourseError, match=r"pyproject.toml: \[tool.hglearn.course\] needs repository"):
+        notebooks.load_settings(tmp_path)
+
+
+def test_committed_exercise_notebooks_are_exactly_what_build_writes(tmp_path):
+    """Drift: solutions/ changed without `hglearn course build` (or notebooks/ edited by hand)."""
+    built = {p.name: p.read_text() for p in build(ROOT, out_dir=tmp_path)}
+    committed = {p.name: p.read_text() for p in (ROOT / "notebooks").glob("*.ipynb")}
+    assert set(committed) == set(built), "notebooks/ and solutions/ hold different notebooks: run `hglearn course build`"
+    stale = [name for name in built if built[name] != committed[name]]
+    assert not stale, f"{stale} differ from their solutions: run `hglearn course build`"
+
+
+def test_readme_notebook_map_is_current():
+    text = (ROOT / "README.md").read_text()
+    start, end = text.index(notebooks.TABLE_START), text.index(notebooks.TABLE_END)
+    assert text[start + len(notebooks.TABLE_START):end].strip() == notebooks.notebook_table(ROOT)
+
+
+def test_every_solution_notebook_has_exercises_each_followed_by_a_check():
+    for path in notebooks.solution_paths(ROOT):
+        cells = nbformat.read(path, as_version=4).cells
+        exercises = [i for i, c in enumerate(cells) if notebooks.is_exercise(c)]
+        assert 2 <= len(exercises) <= 4, f"{path.name}: {len(exercises)} exercises (2-4 wanted)"
+        for i in exercises:
+            following = [c for c in cells[i + 1:] if c.cell_type == "code"][:1]
+            assert following and notebooks.is_check(following[0]), f"{path.name}, cell {i}: no check cell after it"
+
+
+# --- the check machinery -----------------------------------------------------------------------
+
+
+def test_difference_reports_shape_values_and_type():
+    assert checking.difference(torch.ones(2, 3), torch.ones(2, 3)) is None
+    assert checking.difference(torch.ones(3, 2), torch.ones(2, 3)) == "shape (3, 2), expected (2, 3)"
+    assert "1 of 6 values differ" in checking.difference(torch.tensor([[1.0, 1, 1], [1, 1, 2]]), torch.ones(2, 3))
+    assert checking.difference(3, 3.0) is None and "4 instead of 3" in checking.difference(4, 3)
+    assert "expected a number" in checking.difference("3", 3)
+    assert "item 1" in checking.difference((1, 2), (1, 3))
+
+
+def test_check_function_passes_right_code_fails_wrong_code_and_reraises_not_implemented():
+    def square(x):
+        return x * x
+
+    def wrong(x):
+        return x + x
+
+    def broken(x):
+        raise KeyError("oops")
+
+    def unsolved(x):
+        raise NotImplementedError
+
+    cases = [(2,), (3,)]
+    assert checking.check_function(square, square, cases, "square")
+    verdict = checking.check_function(wrong, square, cases, "square")
+    assert not verdict and "square(3): 6 instead of 9" in verdict.message  # 2 + 2 == 2 * 2
+    assert "raised KeyError" in checking.check_function(broken, square, cases, "square").message
+    with pytest.raises(NotImplementedError):
+        checking.check_function(unsolved, square, cases, "square")
+    assert repr(verdict).startswith("❌") and repr(checking.passed("ok")) == "✅ ok"
+
+
+class Reference(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.conv, self.bn = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+
+    def forward(self, x):
+        return torch.relu(self.bn(self.conv(x)))
+
+
+class Renamed(nn.Module):  # same maths, other names and order of creation
+    def __init__(self, c):
+        super().__init__()
+        self.norm, self.weights = nn.BatchNorm2d(c), nn.Conv2d(c, c, 3, padding=1, bias=False)
+
+    def forward(self, x):
+        return torch.relu(self.norm(self.weights(x)))
+
+
+class NoRelu(Reference):
+    def forward(self, x):
+        return self.bn(self.conv(x))
+
+
+def test_check_module_compares_counts_shapes_and_values_with_copied_weights():
+    cases = [((4,), (2, 4, 8, 8)), ((8,), (1, 8, 5, 5))]
+    assert checking.check_module(Renamed, Reference, cases, "Block")
+    assert "values differ" in checking.check_module(NoRelu, Reference, cases, "Block").message
+    assert "parameters, the reference" in checking.check_module(
+        lambda c: nn.Conv2d(c, c, 3, padding=1), Reference, cases, "Block").message
+    assert "output shape" in checking.check_module(
+        lambda c: nn.Sequential(nn.Conv2d(c, c, 3, bias=False), nn.BatchNorm2d(c)), Reference, cases, "Block").message
