@@ -1,8 +1,11 @@
-"""Training losses: masked heatmap MSE and intermediate supervision over the stacks.
+"""Training losses: masked heatmap MSE, intermediate supervision over the stacks, and RLE's
+residual log-likelihood loss for coordinate regression.
 
-Taught in notebooks/05_stacking.ipynb.
+Taught in notebooks/05_stacking.ipynb (heatmap losses) and notebooks/07_flows_rle.ipynb (RLE).
 """
 import torch
+
+from hglearn.flows import RealNVP
 
 
 def heatmap_mse(pred: torch.Tensor, target: torch.Tensor, target_weight: torch.Tensor) -> torch.Tensor:
@@ -29,3 +32,37 @@ def stacked_heatmap_loss(heatmaps: torch.Tensor, target: torch.Tensor,
     squared = (heatmaps - target.unsqueeze(1)).square().mean(dim=(3, 4))  # (B, S, J)
     per_stack = (squared * target_weight.unsqueeze(1)).mean(dim=(0, 2))  # (S,)
     return per_stack.mean(), per_stack.detach()
+
+
+def rle_loss(mu: torch.Tensor, sigma: torch.Tensor, target: torch.Tensor, flow: RealNVP,
+             target_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Residual log-likelihood estimation loss (Li et al., ICCV 2021) with mmpose's Laplace term.
+
+    A regression head predicts a position μ and a scale σ per joint; the flow G_φ learns the density
+    of the normalised error ē = (μ − μ_gt)/σ, and the loss is, per joint, with c over (x, y):
+
+        L_bj = Σ_c log σ_c − log G_φ(ē)  +  Σ_c [log(2σ_c) + |ē_c|]
+        loss = 1/B · Σ_b Σ_j w_bj · L_bj
+
+    The first part is −log of the flow's density moved to image coordinates, G_φ(ē)/(σ_x·σ_y).
+    The second is −log Q: the Laplace density of μ_gt around μ with scale σ, in mmpose's form. It is
+    the "residual" of RLE: Q already gives a sensible loss, so the flow only learns what Q misses.
+    With the identity flow, G_φ = N(0, I₂) and −log G_φ(ē) = log 2π + |ē|²/2, so
+    L_bj = −log N(μ_gt; μ, diag σ²) − log Laplace(μ_gt; μ, σ): the two plain likelihood losses.
+
+    Departs from mmpose in one place: mmpose adds −log G_φ, shaped (B, J, 1), to log σ, shaped
+    (B, J, 2), and broadcasting counts it once per coordinate, twice per joint; here it counts once,
+    as in the density above. As in RLE, coordinates should be normalised to the input crop and σ
+    must be positive (RLE and mmpose take σ = sigmoid of the network output).
+
+    mu, sigma, target: (B, J, 2); target_weight: (B, J), or None for all ones. The flow runs in
+    float32 (its parameters' dtype) even under autocast: bfloat16 keeps 3 significant digits, too few
+    for the log-determinants and the small log-density differences that train the flow.
+    """
+    error = (mu - target) / sigma  # (B, J, 2): ē
+    with torch.autocast(error.device.type, enabled=False):
+        log_g = flow.log_prob(error.to(next(flow.parameters()).dtype))  # (B, J)
+    nll = sigma.log().sum(dim=2) - log_g + (torch.log(2 * sigma) + error.abs()).sum(dim=2)  # (B, J)
+    if target_weight is not None:
+        nll = nll * target_weight
+    return nll.sum() / mu.shape[0]

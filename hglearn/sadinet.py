@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hglearn.dlm import DLM
 from hglearn.hourglass import StackedHourglass
 
 
@@ -127,8 +128,6 @@ class SADINet(StackedHourglass):
         super().__init__(num_stacks=num_stacks, channels=channels, num_joints=num_joints, depth=depth, block="rfm")
         if sfm:
             self.heads[-1] = SFM(channels, num_joints)
-        if dlm:
-            from hglearn.dlm import DLM  # TODO: top-level import once hglearn/dlm.py exists
         self.dlm = DLM() if dlm else None
 
     def predict(self, i: int, f: torch.Tensor, decoder: list[torch.Tensor]) -> torch.Tensor:

@@ -34,6 +34,7 @@ from hglearn.data.splits import eval_split, joint_set_of, make_dataset
 from hglearn.data.transforms import Augmentation
 from hglearn.evaluate import choose_metric, evaluate
 from hglearn.files import atomic_path
+from hglearn.dlm import dlm_loss
 from hglearn.losses import stacked_heatmap_loss
 from hglearn.models import ModelConfig, model_config
 
@@ -84,12 +85,15 @@ class TrainConfig:
     compile: bool = False
     progress: bool = True
     intermediate_supervision: bool = True
+    dlm_weight: float = 1.0
 
     def __post_init__(self):
         if self.optimizer not in ("adam", "rmsprop"):
             raise ValueError(f"TrainConfig.optimizer must be 'adam' or 'rmsprop', got {self.optimizer!r}")
         if self.eval_every < 1:
             raise ValueError(f"TrainConfig.eval_every must be at least 1, got {self.eval_every}")
+        if self.dlm_weight < 0:
+            raise ValueError(f"TrainConfig.dlm_weight (λ of L_rfm + λ·L_dlm) must be >= 0, got {self.dlm_weight}")
         depth = self.model_config().depth  # also checks model, dataset and the overrides
         if self.input_res % (4 * 2**depth):
             raise ValueError(f"TrainConfig.input_res must be a multiple of {4 * 2 ** depth} for an hourglass of "
@@ -112,14 +116,19 @@ class CheckpointError(ValueError):
 # --- small pure helpers --------------------------------------------------------------------------
 
 def training_loss(heatmaps: torch.Tensor, target: torch.Tensor, weight: torch.Tensor,
-                  cfg: TrainConfig) -> torch.Tensor:
+                  cfg: TrainConfig, dlm: torch.nn.Module | None = None) -> torch.Tensor:
     """The loss the optimizer minimises. heatmaps: (B, S, J, h, w), every stack's prediction.
 
     With intermediate supervision (Newell et al. 2016, Sec. 3.4) every stack is compared with the
     target; without it only the last one is, as in a network that happens to be stacked.
+    A SADI-Net with a DLM adds its learnable heatmaps' loss (Gao et al. 2023, Sec. III-E):
+    L = L_rfm + λ·L_dlm with λ = cfg.dlm_weight, the DLM reading the last stack's heatmaps.
     """
     supervised = heatmaps if cfg.intermediate_supervision else heatmaps[:, -1:]
-    return stacked_heatmap_loss(supervised.float(), target, weight)[0]
+    loss = stacked_heatmap_loss(supervised.float(), target, weight)[0]
+    if dlm is not None and cfg.dlm_weight:
+        loss = loss + cfg.dlm_weight * dlm_loss(dlm(heatmaps[:, -1]), target, weight)
+    return loss
 
 
 def lr_factor(epoch: int, cfg: TrainConfig) -> float:
@@ -288,7 +297,7 @@ def train(cfg: TrainConfig) -> dict:
             weight = batch["target_weight"].to(device, non_blocking=True)
             with autocast:
                 heatmaps = net(images)  # (B, S, J, h, w)
-            loss = training_loss(heatmaps, target, weight, cfg)
+            loss = training_loss(heatmaps, target, weight, cfg, getattr(model, "dlm", None))
             bad = (~torch.isfinite(loss)).float()
             if distributed:  # every process must stop together, or the others wait forever
                 dist.all_reduce(bad)

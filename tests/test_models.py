@@ -43,10 +43,11 @@ def rfm_parameters(c: int) -> int:
 
 @pytest.mark.parametrize(
     "name, expected",
-    [("sadinet-hg8-rfm", 23_771_248), ("sadinet-hg8-rfm-sfm", 24_021_882)],
+    [("sadinet-hg2", 6_273_630), ("sadinet-hg8", 24_075_666), ("sadinet-hg8-rfm", 23_771_248),
+     ("sadinet-hg8-rfm-sfm", 24_021_882)],
 )
 def test_sadinet_parameter_counts_are_exact(name, expected):
-    """Regression guard for the presets at C = 88 (newell-hg8: 25,434,112)."""
+    """Regression guard for the presets at C = 88 (newell-hg8: 25,434,112); the DLM holds 53,784."""
     assert count_parameters(create_model(name)) == expected
 
 

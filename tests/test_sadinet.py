@@ -4,8 +4,6 @@ import torch
 from hglearn.models import create_model
 from hglearn.sadinet import SFM, GlobalAttention, LocalAttention, SADINet
 
-pytest.importorskip("hglearn.dlm")  # TODO: remove once hglearn/dlm.py is in the repository
-
 
 def pyramid(channels=32, size=16, batch=2, requires_grad=False):
     """Four scales of features, finest first, like an hourglass's decoder: 16, 8, 4, 2 px."""

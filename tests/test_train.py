@@ -40,6 +40,20 @@ def test_without_intermediate_supervision_only_the_last_stack_is_compared():
     assert training_loss(stacks, target, weight, override(TINY, intermediate_supervision=False)).item() == 0.25
 
 
+def test_sadinet_trains_with_the_combined_loss_and_its_flow_learns_only_when_lambda_is_positive(tmp_path):
+    flows = {}
+    for weight in (0.0, 1.0):
+        cfg = override(TINY, model="sadinet-hg2", num_stacks=1, depth=3, epochs=1, dlm_weight=weight,
+                       out_dir=str(tmp_path / str(weight)))
+        train(cfg)
+        model, _ = load_model(tmp_path / str(weight) / "last.pt")
+        flows[weight] = torch.cat([p.flatten() for p in model.dlm.flow.parameters()])
+    torch.manual_seed(TINY.seed)  # as train() does before it builds the model
+    fresh = torch.cat([p.flatten() for p in cfg.model_config().build().dlm.flow.parameters()])
+    assert torch.equal(flows[0.0], fresh)  # λ = 0: the DLM is not trained
+    assert not torch.equal(flows[1.0], fresh)  # λ > 0: L_dlm's gradient reaches the flow
+
+
 def test_lr_schedule_and_epoch_sampler():
     cfg = override(TrainConfig(), lr_milestones=(170, 200), lr_gamma=0.1)  # SADI-Net's drops
     assert [lr_factor(e, cfg) for e in (0, 169, 170, 199, 200)] == pytest.approx([1, 1, 0.1, 0.1, 0.01])
