@@ -26,10 +26,11 @@ class DLM(nn.Module):
         u = (μ − p)/σ  (per coordinate),    D(p) = G_φ(u) / N(0; 0, I₂) = 2π·G_φ(u)
 
     u is RLE's normalised error ē = (μ − μ_gt)/σ with the ground truth placed at p, so D(p) is
-    the learned likelihood that the joint is at p ("the likelihood of the ground truth being present
-    at location x"). The factor 2π makes the identity flow give exactly a render()-style target,
-    D(p) = exp(−(x − μ_x)²/(2σ_x²) − (y − μ_y)²/(2σ_y²)), peak 1 at the predicted position with the
-    predicted width; training the flow then lets the shape move away from a Gaussian. The paper
+    the learned likelihood that the joint is at p (the paper's "likelihood of the ground-truth
+    keypoint being present at location [x]"). The factor 2π makes the identity flow give exactly
+    a target like render()'s, D(p) = exp(−(x − μ_x)²/(2σ_x²) − (y − μ_y)²/(2σ_y²)), peak 1 at the
+    predicted position with the predicted width; training the flow then lets the shape move away
+    from a Gaussian. The paper
     compares D with the ground-truth heatmaps by MSE (dlm_loss, Eq. 7), added as λ·L_dlm.
 
     Departure, for memory: the flow is one function of u shared by all joints, so it is evaluated
@@ -52,7 +53,7 @@ class DLM(nn.Module):
 
     def density_table(self) -> torch.Tensor:
         """2π·G_φ(u) on the lookup grid: (1, 1, K, K), rows u_y and columns u_x, for grid_sample."""
-        u = torch.linspace(-TABLE_RANGE, TABLE_RANGE, TABLE_SIZE, device=self.flow.layers[0].mask.device)
+        u = torch.linspace(-TABLE_RANGE, TABLE_RANGE, TABLE_SIZE, device=next(self.flow.parameters()).device)
         uy, ux = torch.meshgrid(u, u, indexing="ij")  # (K, K) each
         log_g = self.flow.log_prob(torch.stack([ux, uy], dim=2))  # (K, K)
         return (log_g + math.log(2 * math.pi)).exp()[None, None]

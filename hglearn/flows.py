@@ -82,7 +82,7 @@ class RealNVP(nn.Module):
         self.layers = nn.ModuleList(AffineCoupling(mask) for mask in MASKS)
         if zero_init:
             for layer in self.layers:
-                for last in (layer.scale[4], layer.translation[4]):
+                for last in (layer.scale[4], layer.translation[4]):  # the last Linear of each net
                     nn.init.zeros_(last.weight)
                     nn.init.zeros_(last.bias)
 

@@ -14,15 +14,6 @@ OUT_RES = (48, 64)  # h ≠ w, so that an x/y mix-up shows
 JOINTS = np.array([[20.3, 14.7], [40.6, 30.2], [9.4, 35.0]])  # (x, y), sub-pixel
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small matrices: on a shared 2-core machine a second thread only waits (measured 20× slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def rendered(sigma: float) -> torch.Tensor:
     heatmaps, _ = render(JOINTS, np.ones(len(JOINTS), dtype=bool), OUT_RES, sigma)
     return torch.from_numpy(heatmaps)[None]  # (1, J, h, w)

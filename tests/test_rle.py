@@ -17,7 +17,8 @@ def regression_batch(seed: int = 0) -> tuple[torch.Tensor, ...]:
     mu = torch.rand(B, J, 2, generator=g, dtype=torch.float64)  # crop-normalised coordinates
     target = mu + 0.1 * torch.randn(B, J, 2, generator=g, dtype=torch.float64)
     sigma = 0.02 + 0.2 * torch.rand(B, J, 2, generator=g, dtype=torch.float64)
-    weight = torch.tensor([[1.0, 1.0, 0.0, 1.0], [1.0, 0.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0]], dtype=torch.float64)
+    weight = torch.tensor([[1.0, 1.0, 0.0, 1.0], [1.0, 0.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0]],
+                          dtype=torch.float64)
     return mu, sigma, target, weight
 
 
@@ -52,7 +53,8 @@ def test_rle_loss_gradient_reaches_the_flow_mu_and_sigma():
 
 def test_rle_loss_with_the_identity_flow_is_the_gaussian_plus_the_laplace_likelihood():
     # −log G(ē) = log 2π + |ē|²/2 for G = N(0, I₂), so per joint
-    # L = Σ_c log σ_c + log 2π + |ē|²/2 + Σ_c [log 2σ_c + |ē_c|] = −log N(μ_gt; μ, σ²) − log Laplace(μ_gt; μ, σ)
+    # L = Σ_c log σ_c + log 2π + |ē|²/2 + Σ_c [log 2σ_c + |ē_c|]
+    #   = −log N(μ_gt; μ, diag σ²) − log Laplace(μ_gt; μ, σ)
     mu, sigma, target, weight = (t.float() for t in regression_batch(2))
     loss = rle_loss(mu, sigma, target, RealNVP(zero_init=True), weight)
     gaussian_nll = -torch.distributions.Normal(mu, sigma).log_prob(target).sum(dim=2)  # (B, J)
@@ -63,6 +65,9 @@ def test_rle_loss_with_the_identity_flow_is_the_gaussian_plus_the_laplace_likeli
     prior = math.log(2 * math.pi) + 0.5 * e.square().sum(dim=2)  # −log N(ē; 0, I₂)
     by_parts = laplace_nll + sigma.log().sum(dim=2) + prior
     assert loss.item() == pytest.approx(float((by_parts * weight).sum() / B), rel=1e-5)
+    # The constants alone: a perfect guess (ē = 0) with σ = 1 costs log 2π (prior) + 2·log 2 (Laplace).
+    perfect = rle_loss(target, torch.ones_like(sigma), target, RealNVP(zero_init=True), weight)
+    assert perfect.item() == pytest.approx(float(weight.sum() / B) * (math.log(2 * math.pi) + 2 * math.log(2)))
 
 
 def rendered(joints: np.ndarray, sigma: float, out_res=(48, 64)) -> torch.Tensor:

@@ -63,7 +63,7 @@ def check_conv_output_size(student) -> Verdict:
     if verdict:
         return verdict
     if probe(student, 64, 3, 1, 1, 1) == 63:
-        return failed(verdict.message + " — the + 1: a 3×3 kernel fits 62 times in 64 pixels plus 2 of padding")
+        return failed(verdict.message + " — the + 1: the kernel's first position comes before any stride step")
     if probe(student, 32, 3, 1, 0, 2) == 30:
         return failed(verdict.message + " — the dilation: a dilated kernel spans dilation·(kernel − 1) + 1 pixels")
     if probe(student, 64, 3, 2, 0, 1) in (31.5, 32):
