@@ -47,6 +47,8 @@ class TrainConfig:
     channels, num_stacks, block and depth override the preset `model` when not None; channels is
     64 by default, for the CPU run: `--channels=none` keeps the preset's width (256 for the papers').
     num_joints always follows the dataset.
+    dlm_weight is λ of SADI-Net's L = L_rfm + λ·L_dlm (used only by models with a DLM). The paper's
+    value is lost; 1.0 is a placeholder until benchmarks/dlm_lambda.py's SynthPose sweep chooses it.
     Epochs: a pass over the training set (SynthPose: over its `synth_images`). The learning rate
     is multiplied by lr_gamma at each epoch in lr_milestones. Validation PCKh is computed every
     `eval_every` epochs and at the end (every 10 by default: on a CPU each pass costs seconds that
