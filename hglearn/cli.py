@@ -3,6 +3,7 @@
     hglearn train [CONFIG.toml] [--key=value ...]
     hglearn eval CHECKPOINT [--dataset NAME] [--data-root DIR] [--synth-difficulty LEVEL] [--flip]
                  [--scales 0.9,1,1.1] [--save-mat FILE]
+    hglearn export CHECKPOINT OUT         # the model and configs only, for sharing
     hglearn profile NAME [--input 256] [--depth 3] [--repeats 5] [--no-latency]
     hglearn data download NAME --root DIR
     hglearn data prepare NAME --root DIR [--source FORMAT]
@@ -79,6 +80,13 @@ def cmd_eval(args: argparse.Namespace) -> None:
         print(f"predictions saved to {save_mpii_predictions(args.save_mat, result.pred)}")
 
 
+def cmd_export(args: argparse.Namespace) -> None:
+    from hglearn.train import export_model
+
+    out = export_model(args.checkpoint, args.out)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): model and configs, no optimizer state")
+
+
 def cmd_course(args: argparse.Namespace) -> None:
     from hglearn.course import notebooks
 
@@ -113,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--scales", default="1.0", help="comma-separated crop scales to average, e.g. 0.9,1,1.1")
     evaluation.add_argument("--save-mat", metavar="FILE", help="save MPII-style predictions (.mat, 1-based)")
     evaluation.set_defaults(run=cmd_eval)
+
+    export = commands.add_parser("export", help="keep only the model and its configs of a checkpoint (for sharing)")
+    export.add_argument("checkpoint")
+    export.add_argument("out")
+    export.set_defaults(run=cmd_export)
 
     profile = commands.add_parser("profile", help="parameters, FLOPs, layer summary and latency of a preset")
     profile.add_argument("name", choices=list(PRESETS), metavar="NAME", help=f"one of: {', '.join(PRESETS)}")

@@ -192,6 +192,18 @@ def load_model(path: str | Path) -> tuple[torch.nn.Module, TrainConfig]:
     return model.eval(), TrainConfig(**state["train_config"])
 
 
+def export_model(checkpoint: str | Path, out: str | Path) -> Path:
+    """A checkpoint without its optimizer, scheduler and RNG state: the model, both configs and the
+    training log, a third of the size, for sharing (the course ships one under data/checkpoints/).
+    `load_model` reads it like any checkpoint; it cannot be resumed."""
+    state = load_checkpoint(checkpoint)
+    kept = {key: state[key] for key in ("model_config", "train_config", "model", "step", "best", "log") if key in state}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(out, kept)
+    return out
+
+
 def write_log(path: Path, rows: list[dict]) -> None:
     """The per-epoch log as CSV, written atomically."""
     lines = io.StringIO()
@@ -261,7 +273,10 @@ def train(cfg: TrainConfig) -> dict:
     step, best, rows = 0, -math.inf, []
 
     if cfg.resume:
-        state = load_checkpoint(out_dir / "last.pt" if cfg.resume == "last" else cfg.resume)
+        path = out_dir / "last.pt" if cfg.resume == "last" else Path(cfg.resume)
+        state = load_checkpoint(path)
+        if "optimizer" not in state:
+            raise CheckpointError(f"{path} holds no optimizer state (an exported model?): it cannot be resumed")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])

@@ -105,6 +105,20 @@ def test_outputs_of_a_run(tmp_path):
     assert len((tmp_path / "log.csv").read_text().splitlines()) == 1 + 2  # header and two epochs
 
 
+def test_an_exported_model_is_smaller_loads_alike_and_cannot_be_resumed(tmp_path, capsys):
+    train(override(TINY, out_dir=str(tmp_path), epochs=1))
+    assert main(["export", str(tmp_path / "last.pt"), str(tmp_path / "shared" / "model.pt")]) == 0
+    assert "no optimizer state" in capsys.readouterr().out
+    exported = tmp_path / "shared" / "model.pt"
+    assert "optimizer" not in load_checkpoint(exported)
+    assert exported.stat().st_size < (tmp_path / "last.pt").stat().st_size / 2
+    (full, cfg_full), (light, cfg_light) = load_model(tmp_path / "last.pt"), load_model(exported)
+    images = torch.randn(2, 3, 32, 32)
+    assert cfg_full == cfg_light and torch.equal(full(images), light(images))
+    with pytest.raises(CheckpointError, match="cannot be resumed"):
+        train(override(TINY, out_dir=str(tmp_path / "again"), resume=str(exported)))
+
+
 def test_a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     real_loss = train_module.stacked_heatmap_loss
     calls = {"n": 0}

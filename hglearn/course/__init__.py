@@ -12,6 +12,11 @@ the `dev` extra) write the exercise notebooks and re-record the solutions.
 from hglearn.course.checking import Verdict, check_function, check_module
 from hglearn.course.checks_blocks import *  # noqa: F401,F403
 from hglearn.course.checks_convolutions import *  # noqa: F401,F403
+from hglearn.course.checks_efficiency import *  # noqa: F401,F403
+from hglearn.course.checks_flows import *  # noqa: F401,F403
+from hglearn.course.checks_heatmaps import *  # noqa: F401,F403
 from hglearn.course.checks_hourglass import *  # noqa: F401,F403
 from hglearn.course.checks_primer import *  # noqa: F401,F403
+from hglearn.course.checks_sadinet import *  # noqa: F401,F403
+from hglearn.course.checks_training import *  # noqa: F401,F403
 from hglearn.course.runtime import Setup, setup

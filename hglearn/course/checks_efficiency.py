@@ -1,0 +1,3 @@
+"""Checks for notebooks/10_efficiency.ipynb."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Checks for notebooks/06_heatmaps_pckh.ipynb."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Checks for notebooks/08_sadinet_attention.ipynb."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Checks for notebooks/09_training_on_mpii.ipynb."""
+
+__all__ = []
