@@ -204,3 +204,9 @@ def test_eval_command_scores_a_checkpoint_and_saves_mpii_predictions(tmp_path, c
     assert "checkpoint not found" in capsys.readouterr().err
     assert main(["eval", str(tmp_path / "last.pt"), "--scales", "0.9,"]) == 2
     assert "--scales" in capsys.readouterr().err
+
+
+def test_python_dash_m_hglearn_is_the_command(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "hglearn", "export", str(tmp_path / "missing.pt"), "out.pt"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 2 and "checkpoint not found" in done.stderr and not (tmp_path / "out.pt").exists()
