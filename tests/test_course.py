@@ -3,6 +3,7 @@ import shutil
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -190,3 +191,9 @@ def test_check_module_compares_counts_shapes_and_values_with_copied_weights():
         lambda c: nn.Conv2d(c, c, 3, padding=1), Reference, cases, "Block").message
     assert "output shape" in checking.check_module(
         lambda c: nn.Sequential(nn.Conv2d(c, c, 3, bias=False), nn.BatchNorm2d(c)), Reference, cases, "Block").message
+
+
+def test_hints_show_arrays_by_shape_also_inside_lists():
+    text = checking.short(([torch.zeros(2, 3), torch.zeros(4)], torch.zeros(5, 5), 7), limit=200)
+    assert text == "([tensor(2, 3), tensor(4,)], tensor(5, 5), 7)"
+    assert checking.short((np.zeros((3, 2)), [1, 2])) == "(array(3, 2), [1, 2])"

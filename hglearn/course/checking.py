@@ -48,10 +48,21 @@ def call(function: Callable, *args, **kwargs) -> tuple[Any, Verdict | None]:
         return None, failed(f"{name}{short(args)} raised {type(error).__name__}: {error}")
 
 
+def _shown(value: Any) -> str:
+    """One argument for a hint: arrays by their shape, lists and tuples item by item."""
+    if isinstance(value, torch.Tensor):
+        return f"tensor{tuple(value.shape)}"
+    if isinstance(value, np.ndarray):
+        return f"array{value.shape}"
+    if isinstance(value, (list, tuple)) and any(isinstance(v, (torch.Tensor, np.ndarray)) for v in value):
+        inner = ", ".join(_shown(v) for v in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner})"
+    return repr(value)
+
+
 def short(args: tuple, limit: int = 80) -> str:
-    """A call's arguments for a hint, tensors shown by their shape."""
-    shown = [f"tensor{tuple(a.shape)}" if isinstance(a, torch.Tensor) else repr(a) for a in args]
-    text = "(" + ", ".join(shown) + ")"
+    """A call's arguments for a hint, tensors and arrays shown by their shape."""
+    text = "(" + ", ".join(_shown(a) for a in args) + ")"
     return text if len(text) <= limit else text[: limit - 4] + "...)"
 
 
