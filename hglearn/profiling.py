@@ -2,8 +2,9 @@
 
 FLOPs follow fvcore's convention: one fused multiply-add counts as ONE flop, so a k×k convolution
 from cin to cout channels on an H×W output costs cin·cout·k²·H·W flops (biases are not counted).
-fvcore also counts BatchNorm (one per element in eval mode) and nearest upsampling (one per output
-element), about 1% of an hourglass's total; ReLU, pooling and additions are not counted. Papers
+fvcore also counts BatchNorm (in eval mode one per input element, two with the affine scale and
+shift that every BatchNorm here has) and nearest upsampling (one per output element), a few percent
+of an hourglass's total; ReLU, pooling and additions are not counted. Papers
 that count a multiply and an add separately report twice these numbers.
 
 Taught in notebooks/02_depthwise_separable.ipynb and notebooks/10_efficiency.ipynb.
@@ -18,8 +19,8 @@ from torch import nn
 from hglearn.models import count_parameters, create_model, eval_mode
 
 
-def _flop_analysis(model: nn.Module, input_size: int) -> FlopCountAnalysis:
-    images = torch.zeros(1, 3, input_size, input_size, device=next(model.parameters()).device)
+def _flop_analysis(model: nn.Module, input_size: int, in_channels: int = 3) -> FlopCountAnalysis:
+    images = torch.zeros(1, in_channels, input_size, input_size, device=next(model.parameters()).device)
     analysis = FlopCountAnalysis(model, images)
     # fvcore has no count for add, relu or max-pool: cheap element-wise work, left out (module docstring).
     analysis.unsupported_ops_warnings(False)
@@ -27,42 +28,47 @@ def _flop_analysis(model: nn.Module, input_size: int) -> FlopCountAnalysis:
     return analysis
 
 
-def flops_by_operator(model: nn.Module, input_size: int = 256) -> dict[str, int]:
-    """FLOPs split by operator type, e.g. {"conv": ..., "batch_norm": ..., "upsample_nearest2d": ...}."""
+def flops_by_operator(model: nn.Module, input_size: int = 256, in_channels: int = 3) -> dict[str, int]:
+    """FLOPs split by operator type, e.g. {"conv": ..., "batch_norm": ..., "upsample_nearest2d": ...}.
+
+    `in_channels` (3, an RGB image, by default) lets a single layer or block be fed a feature map.
+    """
     with eval_mode(model):
-        return dict(_flop_analysis(model, input_size).by_operator())
+        return dict(_flop_analysis(model, input_size, in_channels).by_operator())
 
 
-def count_flops(model: nn.Module, input_size: int = 256) -> int:
-    """Multiply-adds of one forward pass of a (1, 3, input_size, input_size) image."""
-    return sum(flops_by_operator(model, input_size).values())
+def count_flops(model: nn.Module, input_size: int = 256, in_channels: int = 3) -> int:
+    """Multiply-adds of one forward pass of a (1, in_channels, input_size, input_size) input."""
+    return sum(flops_by_operator(model, input_size, in_channels).values())
 
 
-def flops_table(model: nn.Module, input_size: int = 256, max_depth: int = 2) -> str:
+def flops_table(model: nn.Module, input_size: int = 256, max_depth: int = 2, in_channels: int = 3) -> str:
     """fvcore's per-module table of parameters and FLOPs, down to `max_depth` levels of modules."""
     with eval_mode(model):
-        return flop_count_table(_flop_analysis(model, input_size), max_depth=max_depth)
+        return flop_count_table(_flop_analysis(model, input_size, in_channels), max_depth=max_depth)
 
 
-def layer_summary(model: nn.Module, input_size: int = 256, depth: int = 3) -> str:
+def layer_summary(model: nn.Module, input_size: int = 256, depth: int = 3, in_channels: int = 3) -> str:
     """torchinfo's layer-by-layer summary (output shapes, parameters) as text."""
     from torchinfo import summary  # imported here: only this function needs it
 
     stats = summary(
-        model, input_size=(1, 3, input_size, input_size), depth=depth, verbose=0,
+        model, input_size=(1, in_channels, input_size, input_size), depth=depth, verbose=0,
         col_names=("output_size", "num_params"), device=next(model.parameters()).device,
     )
     return str(stats)
 
 
 @torch.inference_mode()
-def measure_latency(model: nn.Module, input_size: int = 256, batch_size: int = 1, repeats: int = 5) -> float:
+def measure_latency(
+    model: nn.Module, input_size: int = 256, batch_size: int = 1, repeats: int = 5, in_channels: int = 3,
+) -> float:
     """Median wall time in milliseconds of a forward pass in eval mode, after one warm-up pass.
 
     The median, because a shared or busy CPU has occasional stalls that would drag a mean.
     """
     device = next(model.parameters()).device
-    images = torch.randn(batch_size, 3, input_size, input_size, device=device)
+    images = torch.randn(batch_size, in_channels, input_size, input_size, device=device)
     times = []
     with eval_mode(model):
         model(images)  # warm-up: allocations, cuDNN autotuning, lazy initialisation

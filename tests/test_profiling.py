@@ -3,7 +3,7 @@ from torch import nn
 
 from hglearn.cli import main
 from hglearn.models import count_parameters, create_model
-from hglearn.profiling import count_flops, flops_by_operator, flops_table, layer_summary, model_stats
+from hglearn.profiling import count_flops, flops_by_operator, flops_table, layer_summary, measure_latency, model_stats
 
 
 def conv_and_linear_multiply_adds(model, input_size):
@@ -65,3 +65,17 @@ def test_profile_command_prints_parameters_and_flops(capsys):
     assert "6,570,400" in out and "one multiply-add = one FLOP" in out
     flops = count_flops(create_model("newell-hg2"), 64)
     assert f"{flops / 1e9:.2f} G" in out
+
+
+def test_a_block_can_be_fed_a_feature_map():
+    from hglearn.blocks import Bottleneck
+
+    block = Bottleneck(32, 64)  # BN 2 FLOPs per element (scale and shift), convs cin/groups·cout·k²·H·W
+    size, mid = 8, 32
+    convs = (32 * mid + 9 * mid * mid + mid * 64 + 32 * 64) * size**2
+    batch_norms = 2 * (32 + mid + mid) * size**2
+    assert flops_by_operator(block, size, in_channels=32) == {"conv": convs, "batch_norm": batch_norms}
+    assert count_flops(block, size, in_channels=32) == convs + batch_norms
+    assert "conv1" in flops_table(block, size, max_depth=1, in_channels=32)
+    assert f"{count_parameters(block):,}" in layer_summary(block, size, depth=1, in_channels=32)
+    assert measure_latency(block, size, repeats=1, in_channels=32) > 0
