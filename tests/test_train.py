@@ -210,3 +210,13 @@ def test_python_dash_m_hglearn_is_the_command(tmp_path):
     done = subprocess.run([sys.executable, "-m", "hglearn", "export", str(tmp_path / "missing.pt"), "out.pt"],
                           capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 2 and "checkpoint not found" in done.stderr and not (tmp_path / "out.pt").exists()
+
+
+def test_the_shipped_checkpoint_is_the_default_run_exported():
+    """data/checkpoints/synthpose-newell-hg1.pt is what data/README.md says: `hglearn train` with
+    every default, then `hglearn export` (no optimizer state)."""
+    path = ROOT / "data" / "checkpoints" / "synthpose-newell-hg1.pt"
+    state = load_checkpoint(path)
+    assert "optimizer" not in state and state["step"] == 6656
+    model, cfg = load_model(path)
+    assert cfg == TrainConfig() and sum(p.numel() for p in model.parameters()) == 221_488
