@@ -48,7 +48,8 @@ class TrainConfig:
     64 by default, for the CPU run: `--channels=none` keeps the preset's width (256 for the papers').
     num_joints always follows the dataset.
     dlm_weight is λ of SADI-Net's L = L_rfm + λ·L_dlm (used only by models with a DLM). The paper's
-    value is lost; 1.0 is a placeholder until benchmarks/dlm_lambda.py's SynthPose sweep chooses it.
+    value is lost; 0.1 is the best of benchmarks/dlm_lambda.py's SynthPose sweep over 0, 0.1, 1, 10
+    (level with the MSE-only baseline there; λ = 1 and 10 scored lower: benchmarks/RESULTS.md).
     Epochs: a pass over the training set (SynthPose: over its `synth_images`). The learning rate
     is multiplied by lr_gamma at each epoch in lr_milestones. Validation PCKh is computed every
     `eval_every` epochs and at the end (every 10 by default: on a CPU each pass costs seconds that
@@ -87,7 +88,7 @@ class TrainConfig:
     compile: bool = False
     progress: bool = True
     intermediate_supervision: bool = True
-    dlm_weight: float = 1.0
+    dlm_weight: float = 0.1
 
     def __post_init__(self):
         if self.optimizer not in ("adam", "rmsprop"):
