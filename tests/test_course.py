@@ -135,6 +135,9 @@ def test_difference_reports_shape_values_and_type():
     assert checking.difference(3, 3.0) is None and "4 instead of 3" in checking.difference(4, 3)
     assert "expected a number" in checking.difference("3", 3)
     assert "item 1" in checking.difference((1, 2), (1, 3))
+    nan = float("nan")  # e.g. PCKh of a joint nobody annotated: NaN is the right answer there
+    assert checking.difference(np.array([50.0, nan]), np.array([50.0, nan])) is None
+    assert "1 of 2 values differ" in checking.difference(np.array([50.0, 0.0]), np.array([50.0, nan]))
 
 
 def test_check_function_passes_right_code_fails_wrong_code_and_reraises_not_implemented():

@@ -79,7 +79,7 @@ def difference(got: Any, expected: Any, rtol: float = 1e-4, atol: float = 1e-5) 
         if want.dtype == bool or got_array.dtype == bool:
             wrong = int((got_array != want).sum())
             return f"{wrong} of {want.size} entries differ" if wrong else None
-        close = np.isclose(got_array.astype(np.float64), want.astype(np.float64), rtol=rtol, atol=atol)
+        close = np.isclose(got_array.astype(np.float64), want.astype(np.float64), rtol=rtol, atol=atol, equal_nan=True)
         if not close.all():
             index = tuple(int(i) for i in np.argwhere(~close)[0])
             return (f"{int((~close).sum())} of {want.size} values differ, e.g. at index {index}: "
