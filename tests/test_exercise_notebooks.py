@@ -17,7 +17,7 @@ EXERCISES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 @pytest.mark.parametrize("path", EXERCISES, ids=[p.stem for p in EXERCISES])
 def test_exercise_notebook_raises_only_not_implemented_in_exercises_and_checks(path, monkeypatch):
     monkeypatch.setenv("HGLEARN_QUICK", "1")
-    notebook = execute(nbformat.read(path, as_version=4), path.parent, allow_errors=True)
+    notebook = execute(nbformat.read(path, as_version=4), path.parent, timeout=300, allow_errors=True)
     raised = set()
     for index, cell in enumerate(notebook.cells):
         for output in cell.get("outputs", []):
