@@ -55,7 +55,8 @@ def _shown(value: Any) -> str:
     if isinstance(value, np.ndarray):
         return f"array{value.shape}"
     if isinstance(value, (list, tuple)) and any(isinstance(v, (torch.Tensor, np.ndarray)) for v in value):
-        inner = ", ".join(_shown(v) for v in value)
+        items = [_shown(v) for v in value]
+        inner = f"{len(items)} × {items[0]}" if len(items) > 1 and len(set(items)) == 1 else ", ".join(items)
         return f"[{inner}]" if isinstance(value, list) else f"({inner})"
     return repr(value)
 

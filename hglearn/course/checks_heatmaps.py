@@ -55,17 +55,6 @@ def check_decode_quarter_offset(student) -> Verdict:
 # --- PCKh and PCK ------------------------------------------------------------------------------
 
 
-class Shown(np.ndarray):
-    """A numpy array that a hint shows by its shape, `array(N, J, 2)`, rather than by its values."""
-
-    def __repr__(self) -> str:
-        return f"array{self.shape}" if self.ndim else repr(self.item())
-
-
-def shown(*arrays) -> tuple:
-    return tuple(np.asarray(a).view(Shown) if isinstance(a, np.ndarray) else a for a in arrays)
-
-
 def pckh_reference(pred, gt, annotated, head_boxes, threshold: float = 0.5) -> np.ndarray:
     return pck_curve(pred, gt, annotated, head_size(head_boxes), [threshold])[0]  # (J,)
 
@@ -102,7 +91,7 @@ def pckh_cases() -> list[tuple]:
         pred, gt, annotated = random_people(generator, n, j, spread=12.0)
         top_left = generator.uniform(0, 100, size=(n, 2))
         head_boxes = np.stack([top_left, top_left + generator.uniform(20, 50, size=(n, 2))], axis=1)  # (n, 2, 2)
-        cases.append(shown(pred, gt, annotated, head_boxes, threshold))
+        cases.append((pred, gt, annotated, head_boxes, threshold))
     # A joint exactly at the threshold: head box 30 × 40 (diagonal 50, head size 30), error (9, 12),
     # 15 px = 0.5 · 30. PCKh is strict: it is not correct.
     gt = np.full((2, 3, 2), 50.0)
@@ -111,7 +100,7 @@ def pckh_cases() -> list[tuple]:
     pred[:, 1] += (8.0, 12.0)  # just inside
     pred[:, 2] += (30.0, 0.0)  # outside
     head_boxes = np.array([[[10.0, 10.0], [40.0, 50.0]]] * 2)
-    cases.append(shown(pred, gt, np.ones((2, 3), bool), head_boxes, 0.5))
+    cases.append((pred, gt, np.ones((2, 3), bool), head_boxes, 0.5))
     return cases
 
 
@@ -129,14 +118,14 @@ def pck_cases() -> list[tuple]:
     for n, joint_set, threshold in [(30, LSP, 0.2), (20, FLIC, 0.2), (15, LSP, 0.5)]:
         pred, gt, annotated = random_people(generator, n, joint_set.num_joints, spread=15.0,
                                             always=joint_set.torso)
-        cases.append(shown(pred, gt, annotated, joint_set.torso, threshold))
+        cases.append((pred, gt, annotated, joint_set.torso, threshold))
     # Exactly at the threshold: the torso (joints 0 and 1) is 50 px long, the error of joint 2 is
     # (6, 8), 10 px = 0.2 · 50: not correct (strict <); joint 3 is just inside.
     gt = np.array([[[0.0, 0.0], [30.0, 40.0], [10.0, 10.0], [20.0, 20.0]]] * 2)
     pred = gt.copy()
     pred[:, 2] += (6.0, 8.0)
     pred[:, 3] += (6.0, 7.5)
-    cases.append(shown(pred, gt, np.ones((2, 4), bool), (0, 1), 0.2))
+    cases.append((pred, gt, np.ones((2, 4), bool), (0, 1), 0.2))
     return cases
 
 

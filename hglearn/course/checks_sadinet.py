@@ -21,17 +21,10 @@ def scale_softmax_fusion_reference(features: list[torch.Tensor], logits: list[to
     return (weights.unsqueeze(2) * torch.stack(features, dim=1)).sum(1)  # (B, C, H, W)
 
 
-class Maps(list):
-    """A list of same-shaped tensors that a hint shows by its length and shape, not its values."""
-
-    def __repr__(self) -> str:
-        return f"[{len(self)} × tensor{tuple(self[0].shape)}]"
-
-
 def fusion_case(batch: int, channels: int, height: int, width: int, scales: int, spread: float, seed: int):
     generator = torch.Generator().manual_seed(seed)
-    features = Maps(torch.randn(batch, channels, height, width, generator=generator) for _ in range(scales))
-    logits = Maps(spread * torch.randn(batch, 1, height, width, generator=generator) for _ in range(scales))
+    features = [torch.randn(batch, channels, height, width, generator=generator) for _ in range(scales)]
+    logits = [spread * torch.randn(batch, 1, height, width, generator=generator) for _ in range(scales)]
     return features, logits
 
 
