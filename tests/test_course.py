@@ -200,4 +200,5 @@ def test_hints_show_arrays_by_shape_also_inside_lists():
     text = checking.short(([torch.zeros(2, 3), torch.zeros(4)], torch.zeros(5, 5), 7), limit=200)
     assert text == "([tensor(2, 3), tensor(4,)], tensor(5, 5), 7)"
     assert checking.short(([torch.zeros(2, 8, 6, 6)] * 4,)) == "([4 × tensor(2, 8, 6, 6)])"
+    assert checking.short((nn.Sequential(nn.Linear(2, 64), nn.Tanh()), 3)) == "(Sequential(...), 3)"
     assert checking.short((np.zeros((3, 2)), [1, 2])) == "(array(3, 2), [1, 2])"

@@ -49,11 +49,13 @@ def call(function: Callable, *args, **kwargs) -> tuple[Any, Verdict | None]:
 
 
 def _shown(value: Any) -> str:
-    """One argument for a hint: arrays by their shape, lists and tuples item by item."""
+    """One argument for a hint: arrays by their shape, networks by their class, lists and tuples item by item."""
     if isinstance(value, torch.Tensor):
         return f"tensor{tuple(value.shape)}"
     if isinstance(value, np.ndarray):
         return f"array{value.shape}"
+    if isinstance(value, nn.Module):
+        return f"{type(value).__name__}(...)"  # a network by its class, not all its layers
     if isinstance(value, (list, tuple)) and any(isinstance(v, (torch.Tensor, np.ndarray)) for v in value):
         items = [_shown(v) for v in value]
         inner = f"{len(items)} × {items[0]}" if len(items) > 1 and len(set(items)) == 1 else ", ".join(items)
