@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hglearn import course
-from hglearn.blocks import MDLRB, Bottleneck, skip_connection
+from hglearn.blocks import MDLRB, Bottleneck
 from hglearn.layers import SqueezeExcite
 from hglearn.losses import stacked_heatmap_loss
 
@@ -18,16 +18,8 @@ def verdict_fails(verdict, *words):
 # --- 03: residual blocks ---------------------------------------------------------------------------
 
 
-class PostActivationBottleneck(nn.Module):
+class PostActivationBottleneck(Bottleneck):
     """conv-BN-ReLU instead of BN-ReLU-conv (the original ResNet order): same layers, other maths."""
-
-    def __init__(self, cin, cout):
-        super().__init__()
-        mid = cout // 2
-        self.bn1, self.conv1 = nn.BatchNorm2d(cin), nn.Conv2d(cin, mid, 1)
-        self.bn2, self.conv2 = nn.BatchNorm2d(mid), nn.Conv2d(mid, mid, 3, padding=1)
-        self.bn3, self.conv3 = nn.BatchNorm2d(mid), nn.Conv2d(mid, cout, 1)
-        self.skip = skip_connection(cin, cout)
 
     def forward(self, x):
         y = self.conv1(torch.relu(self.bn1(x)))

@@ -48,6 +48,16 @@ def call(function: Callable, *args, **kwargs) -> tuple[Any, Verdict | None]:
         return None, failed(f"{name}{short(args)} raised {type(error).__name__}: {error}")
 
 
+def probe(student, *args) -> float | None:
+    """The student's number for one input, to name a usual mistake; None if it raised or is not a
+    number (the verdict has already said so)."""
+    got, error = call(student, *args)
+    try:
+        return None if error is not None else float(got)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+
+
 def _shown(value: Any) -> str:
     """One argument for a hint: arrays by their shape, networks by their class, lists and tuples item by item."""
     if isinstance(value, torch.Tensor):

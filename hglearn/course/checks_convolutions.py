@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from hglearn.course.checking import Verdict, call, check_function, check_module, failed
+from hglearn.course.checking import Verdict, call, check_function, check_module, failed, probe
 from hglearn.layers import DepthwiseSeparableConv2d, conv_output_size, receptive_field
 from hglearn.models import count_parameters
 
@@ -40,16 +40,6 @@ def gridding_mask(dilations) -> np.ndarray:
             wider[shift:shift + len(reach)] |= reach
         reach = wider
     return np.outer(reach, reach)
-
-
-def probe(student, *args) -> float | None:
-    """The student's number for one input, to name a usual mistake; None if it raised or is not a
-    number (the verdict has already said so)."""
-    got, error = call(student, *args)
-    try:
-        return None if error is not None else float(got)
-    except (TypeError, ValueError, RuntimeError):
-        return None
 
 
 def check_conv_output_size(student) -> Verdict:

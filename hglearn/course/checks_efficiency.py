@@ -7,7 +7,7 @@ block: `conv2d_flops` for one `nn.Conv2d` of any kernel, stride, padding, dilati
 from torch import nn
 
 from hglearn.blocks import Bottleneck
-from hglearn.course.checking import Verdict, call, check_function, failed
+from hglearn.course.checking import Verdict, check_function, failed, probe
 from hglearn.profiling import count_flops
 
 __all__ = ["check_conv2d_flops", "check_bottleneck_flops"]
@@ -23,15 +23,6 @@ def bottleneck_flops(cin: int, cout: int, size: int) -> int:
     """fvcore's FLOPs of `hglearn.blocks.Bottleneck(cin, cout)` in eval mode on a (1, cin, size, size)
     input: its convolutions and its BatchNorms (two per element: scale and shift)."""
     return count_flops(Bottleneck(cin, cout), size, in_channels=cin)
-
-
-def number(student, *args) -> int | None:
-    """The student's answer as an int, None if it raised or is not a number (the verdict says so)."""
-    got, error = call(student, *args)
-    try:
-        return None if error is not None else int(got)
-    except (TypeError, ValueError, RuntimeError):
-        return None
 
 
 def check_conv2d_flops(student) -> Verdict:
@@ -66,7 +57,7 @@ def check_conv2d_flops(student) -> Verdict:
                      "(hglearn.layers.conv_output_size)"),
     }
     for conv, size, mistake, hint in probes.values():
-        got = number(student, conv, size)
+        got = probe(student, conv, size)
         if got is not None and got != conv2d_flops(conv, size) and got == mistake(conv2d_flops(conv, size)):
             return failed(f"{verdict.message} — {hint}")
     return verdict
@@ -82,7 +73,7 @@ def check_bottleneck_flops(student) -> Verdict:
     mid, pixels = cout // 2, size * size
     convs = (cin * mid + 9 * mid * mid + mid * cout + cin * cout) * pixels
     batch_norms = 2 * (cin + mid + mid) * pixels
-    got = number(student, cin, cout, size)
+    got = probe(student, cin, cout, size)
     hints = {
         convs + batch_norms - cin * cout * pixels:
             "the skip: when cin ≠ cout the shortcut is a 1×1 convolution, which costs cin·cout·H·W",
