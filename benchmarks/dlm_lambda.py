@@ -14,7 +14,8 @@ import tempfile
 
 from results_file import update_results
 
-from hglearn.train import TrainConfig, train
+from hglearn.config import TrainConfig
+from hglearn.train import train
 
 
 def main() -> None:
@@ -33,8 +34,8 @@ def main() -> None:
                               lr_milestones=(args.epochs - 2, args.epochs - 1), eval_every=args.epochs,
                               out_dir=out_dir, progress=False, device="cpu")
             metrics = train(cfg)
-        rows.append((weight, metrics["pckh_mean"], metrics["steps"], metrics["seconds"]))
-        print(f"λ = {weight}: PCKh@0.5 {metrics['pckh_mean']:.1f}", flush=True)
+        rows.append((weight, metrics["mean"], metrics["steps"], metrics["seconds"]))
+        print(f"λ = {weight}: PCKh@0.5 {metrics['mean']:.1f}", flush=True)
 
     lines = ["| λ (dlm_weight) | loss | PCKh@0.5 mean, flip test | steps | minutes |", "|---|---|---|---|---|"]
     for weight, pckh, steps, seconds in rows:

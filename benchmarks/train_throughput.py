@@ -17,36 +17,29 @@ import torch
 
 from results_file import update_results
 
-from hglearn.losses import stacked_heatmap_loss
+from hglearn.config import TrainConfig
 from hglearn.models import PRESETS
-from hglearn.train import TrainConfig
-
+from hglearn.train import resolve_model, train_step, training_loss
 
 
 def images_per_second(model, device, batch, size, steps, channels_last=False, bf16=False, compile=False) -> float:
-    model = model.to(device)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    """Training images per second of `hglearn.train.train_step`, the loop's own step."""
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(device, memory_format=memory_format)
     net = torch.compile(model) if compile else model
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-    images = torch.randn(batch, 3, size, size, device=device)
-    if channels_last:
-        images = images.contiguous(memory_format=torch.channels_last)
-    target = torch.rand(batch, 16, size // 4, size // 4, device=device)
-    weight = torch.ones(batch, 16, device=device)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    data = {"image": torch.randn(batch, 3, size, size, device=device),
+            "heatmaps": torch.rand(batch, 16, size // 4, size // 4, device=device),
+            "target_weight": torch.ones(batch, 16, device=device)}
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
     times = []
     for i in range(steps + (3 if compile else 1)):  # warm-up steps first (compilation, autotuning)
         if device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            heatmaps = net(images)
-        loss, _ = stacked_heatmap_loss(heatmaps.float(), target, weight)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        loss, _ = train_step(net, data, optimizer, scheduler, autocast, training_loss, device, memory_format)
+        loss.item()  # wait for the step to finish
         times.append(time.perf_counter() - start)
     return batch / statistics.median(times[-steps:])
 
@@ -68,7 +61,7 @@ def main() -> None:
     for channels_last in (False, True):
         mode = "fp32, " + ("channels_last" if channels_last else "NCHW")
         add(f"course model ({course.input_res}² input)", "cpu", mode, course.batch_size,
-            images_per_second(course.model_config().build(), cpu, course.batch_size, course.input_res,
+            images_per_second(resolve_model(course).build(), cpu, course.batch_size, course.input_res,
                               args.steps * 3, channels_last))
     for name in args.presets.split(","):
         add(f"{name} (256² input)", "cpu", "fp32, channels_last", args.batch,

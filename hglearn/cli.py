@@ -1,6 +1,6 @@
-"""The `hglearn` command line.
+"""The `hglearn` command line, all of it.
 
-    hglearn train [CONFIG.toml] [--key=value ...]
+    hglearn train [CONFIG.toml] [--key=value ...]   # `hglearn train --help` lists every key
     hglearn eval CHECKPOINT [--dataset NAME] [--data-root DIR] [--synth-difficulty LEVEL] [--flip]
                  [--scales 0.9,1,1.1] [--save-mat FILE]
     hglearn export CHECKPOINT OUT         # the model and configs only, for sharing
@@ -10,42 +10,32 @@
     hglearn course build                  # notebooks/ from solutions/
     hglearn course record [NN ...]        # restart-and-run-all the solutions, then build
 
-Each command imports what it needs when it runs, so `hglearn --help` is instant.
+Each command imports what it needs when it runs: parsing, `--help` included, never imports torch.
+An error the user can fix (an `HglearnError`, or a missing file) is printed as one line with exit
+status 2; anything else is a bug and keeps its traceback.
 """
 import argparse
 import sys
+from pathlib import Path
+
+from hglearn.config import TrainConfig, fields_help, load_toml, override, parse_value
+from hglearn.data.catalog import DATASETS, downloadable, preparable
+from hglearn.errors import ConfigError, HglearnError
 
 
-def cmd_profile(args: argparse.Namespace) -> None:
-    from hglearn.models import create_model
-    from hglearn.profiling import layer_summary, model_stats
-
-    model = create_model(args.name)
-    print(layer_summary(model, args.input, depth=args.depth))
-    stats = model_stats(model, args.input, latency=not args.no_latency, repeats=args.repeats)
-    print(f"\n{args.name} at {args.input}x{args.input}")
-    print(f"  parameters   {stats['params']:,}")
-    print(f"  FLOPs        {stats['flops'] / 1e9:.2f} G  (fvcore: one multiply-add = one FLOP)")
-    if stats["latency_ms"] is not None:
-        print(f"  latency      {stats['latency_ms']:.1f} ms  (batch 1, median of {args.repeats}, {stats['device']})")
-
-
-def train_config_from_args(words: list[str]):
+def train_config_from_args(words: list[str]) -> TrainConfig:
     """TrainConfig from an optional TOML file then --key=value overrides, each type-checked."""
-    from hglearn.config import load_toml, override, parse_value
-    from hglearn.train import TrainConfig
-
     changes = {}
     if words and not words[0].startswith("--"):
         path = words.pop(0)
-        changes.update(load_toml(TrainConfig, path))
+        changes.update(load_toml(path))
         try:
             override(TrainConfig(), **changes)
-        except (ValueError, TypeError) as error:
-            raise type(error)(f"{path}: {error}") from None
+        except ConfigError as error:
+            raise ConfigError(f"{path}: {error}") from None
     for word in words:
         if not word.startswith("--") or "=" not in word:
-            raise ValueError(f"expected --key=value, got {word!r}")
+            raise ConfigError(f"expected --key=value, got {word!r} (see hglearn train --help)")
         key, text = word[2:].split("=", 1)
         changes[key] = parse_value(TrainConfig, key, text)
     return override(TrainConfig(), **changes)
@@ -58,33 +48,56 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
-    from hglearn.data.splits import eval_split, make_dataset
+    import dataclasses
+
+    from hglearn.checkpoints import load_model
+    from hglearn.data.splits import make_val_set
     from hglearn.evaluate import evaluate, save_mpii_predictions
-    from hglearn.train import load_model, pick_device
+    from hglearn.train import pick_device
 
     model, cfg = load_model(args.checkpoint)
+    changes = {"dataset": args.dataset, "data_root": args.data_root, "synth_difficulty": args.synth_difficulty}
+    cfg = dataclasses.replace(cfg, **{k: v for k, v in changes.items() if v is not None})
     device = pick_device(args.device)
-    name = args.dataset or cfg.dataset
-    dataset = make_dataset(name, args.split or eval_split(name), input_res=cfg.input_res, sigma=cfg.sigma,
-                           root=args.data_root or cfg.data_root,
-                           synth_difficulty=args.synth_difficulty or cfg.synth_difficulty,
-                           synth_images=cfg.val_images)
-    try:
-        scales = tuple(float(s) for s in args.scales.split(","))
-    except ValueError:
-        raise ValueError(f"--scales {args.scales!r}: expected comma-separated numbers such as 0.9,1,1.1") from None
-    result = evaluate(model.to(device), dataset, flip=args.flip, scales=scales, device=device)
+    result = evaluate(model.to(device), make_val_set(cfg, args.split), flip=args.flip, scales=args.scales,
+                      batch_size=cfg.eval_batch_size, device=device)
     print(result.metric)
-    print(result.metric.to_markdown())
     if args.save_mat:
         print(f"predictions saved to {save_mpii_predictions(args.save_mat, result.pred)}")
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from hglearn.train import export_model
+    from hglearn.checkpoints import export_model
 
     out = export_model(args.checkpoint, args.out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): model and configs, no optimizer state")
+
+
+def cmd_profile(args: argparse.Namespace) -> None:
+    from hglearn.models import create_model
+    from hglearn.profiling import layer_summary, model_stats
+
+    model = create_model(args.name)  # an unknown name is a ConfigError listing the presets
+    print(layer_summary(model, args.input, depth=args.depth))
+    stats = model_stats(model, args.input, latency=not args.no_latency, repeats=args.repeats)
+    print(f"\n{args.name} at {args.input}x{args.input}")
+    print(f"  parameters   {stats['params']:,}")
+    print(f"  FLOPs        {stats['flops'] / 1e9:.2f} G  (fvcore: one multiply-add = one FLOP)")
+    if stats["latency_ms"] is not None:
+        print(f"  latency      {stats['latency_ms']:.1f} ms  (batch 1, median of {args.repeats}, {stats['device']})")
+
+
+def cmd_data_download(args: argparse.Namespace) -> None:
+    from hglearn.data.download import download_dataset
+
+    download_dataset(args.name, args.root)
+    print(f"next: hglearn data prepare {args.name} --root {args.root}")
+
+
+def cmd_data_prepare(args: argparse.Namespace) -> None:
+    from hglearn.data.prepare import prepare
+
+    prepare(args.name, args.root, source=args.source, tompson=args.tompson)
 
 
 def cmd_course(args: argparse.Namespace) -> None:
@@ -98,27 +111,64 @@ def cmd_course(args: argparse.Namespace) -> None:
         print(f"recorded {len(seconds)} notebooks in {sum(seconds.values()):.0f} s; notebooks/ and README rebuilt")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from hglearn.data.download import add_data_commands
-    from hglearn.models import PRESETS
+def scales(text: str) -> tuple[float, ...]:
+    """--scales 0.9,1,1.1 as a tuple of positive floats."""
+    try:
+        values = tuple(float(s) for s in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or not all(v > 0 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated positive numbers such as 0.9,1,1.1")
+    return values
 
+
+def add_data_commands(commands) -> None:
+    """`data download NAME --root DIR` and `data prepare NAME --root DIR [--source FORMAT]`, with
+    the names and formats the catalogue (hglearn/data/catalog.py) lists."""
+    data = commands.add_parser("data", help="download the real datasets and prepare their annotations")
+    actions = data.add_subparsers(dest="action", required=True)
+    fetchable, convertible = downloadable(), preparable()
+
+    fetch = actions.add_parser("download", help="download and unpack a dataset (resumable)")
+    fetch.add_argument("name", choices=fetchable, metavar="NAME", help=f"one of: {', '.join(fetchable)}")
+    fetch.add_argument("--root", type=Path, required=True, metavar="DIR", help="the dataset's folder")
+    fetch.set_defaults(run=cmd_data_download)
+
+    convert = actions.add_parser("prepare", help="write ROOT/annotations/<split>.json from the downloaded files")
+    convert.add_argument("name", choices=convertible, metavar="NAME", help=f"one of: {', '.join(convertible)}")
+    convert.add_argument("--root", type=Path, required=True, metavar="DIR", help="the dataset's folder")
+    convert.add_argument("--source", choices=sorted({s for spec in DATASETS.values() for s in spec.sources}),
+                         help="annotations to convert (default: the first of the dataset's: "
+                              + "; ".join(f"{n}: {', '.join(DATASETS[n].sources)}" for n in convertible) + ")")
+    convert.add_argument("--tompson", type=Path, metavar="FILE", help="with --source mat: mpii_annotations.json or "
+                         "Tompson's detections.mat, the list of validation people")
+    convert.set_defaults(run=cmd_data_prepare)
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hglearn", description="Stacked hourglass networks for pose estimation.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    train = commands.add_parser("train", help="train a model (default: the course's SynthPose run)",
-                                usage="hglearn train [CONFIG.toml] [--key=value ...]",
-                                description="Keys are TrainConfig fields; see hglearn/train.py.")
+    train = commands.add_parser(
+        "train", help="train a model (default: the course's SynthPose run)",
+        usage="hglearn train [CONFIG.toml] [--key=value ...]", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train with the TrainConfig defaults, changed by a TOML file of fields (configs/*.toml) "
+                    "and then by --key=value options, each checked against its field's type.",
+        epilog=f"keys (TrainConfig fields):\n{fields_help(TrainConfig)}")
     train.set_defaults(run=cmd_train)
 
+    names = ", ".join(DATASETS)
     evaluation = commands.add_parser("eval", help="evaluate a checkpoint (PCKh@0.5 or PCK@0.2)")
     evaluation.add_argument("checkpoint")
-    evaluation.add_argument("--dataset", help="synth, mpii, lsp, lspet or flic (default: the training one)")
+    evaluation.add_argument("--dataset", choices=list(DATASETS), metavar="NAME",
+                            help=f"one of: {names} (default: the training one)")
     evaluation.add_argument("--data-root", help="the dataset's folder (default: the training one)")
     evaluation.add_argument("--synth-difficulty", help="SynthPose only: plain, textured, cluttered or occluded")
-    evaluation.add_argument("--split", help="split to score (default: val for MPII and SynthPose, test for LSP, FLIC)")
+    evaluation.add_argument("--split", help="split to score (default: the dataset's evaluation split)")
     evaluation.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: CUDA when present)")
     evaluation.add_argument("--flip", action="store_true", help="average with the mirrored image's heatmaps")
-    evaluation.add_argument("--scales", default="1.0", help="comma-separated crop scales to average, e.g. 0.9,1,1.1")
+    evaluation.add_argument("--scales", type=scales, default=(1.0,), help="comma-separated crop scales to average, "
+                            "e.g. 0.9,1,1.1")
     evaluation.add_argument("--save-mat", metavar="FILE", help="save MPII-style predictions (.mat, 1-based)")
     evaluation.set_defaults(run=cmd_eval)
 
@@ -128,12 +178,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(run=cmd_export)
 
     profile = commands.add_parser("profile", help="parameters, FLOPs, layer summary and latency of a preset")
-    profile.add_argument("name", choices=list(PRESETS), metavar="NAME", help=f"one of: {', '.join(PRESETS)}")
+    profile.add_argument("name", metavar="NAME", help="a preset of hglearn.models.PRESETS, e.g. newell-hg8")
     profile.add_argument("--input", type=int, default=256, help="square input size in pixels (default 256)")
     profile.add_argument("--depth", type=int, default=3, help="module depth of the torchinfo summary (default 3)")
     profile.add_argument("--repeats", type=int, default=5, help="timed forward passes (default 5)")
     profile.add_argument("--no-latency", action="store_true", help="skip the latency measurement")
     profile.set_defaults(run=cmd_profile)
+
+    add_data_commands(commands)
 
     course = commands.add_parser("course", help="build the exercise notebooks; re-record the solutions")
     course.add_argument("action", choices=["build", "record"],
@@ -141,14 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
     course.add_argument("names", nargs="*", help="record only notebooks whose name starts so (e.g. 03)")
     course.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell (default 900)")
     course.set_defaults(run=cmd_course)
-
-    add_data_commands(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    from hglearn.train import TrainingError
-
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if args.command == "train":
@@ -157,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         args.run(args)
-    except (ValueError, TypeError, FileNotFoundError, TrainingError) as error:  # CourseError is a ValueError
+    except (HglearnError, FileNotFoundError) as error:  # anything else is a bug: keep its traceback
         print(f"hglearn {args.command}: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -1,15 +1,151 @@
-"""Type-checked overrides of configuration dataclasses (`ModelConfig`, and the training config).
+"""Configuration as data: the training run's `TrainConfig`, and type-checked overrides of any
+configuration dataclass (`TrainConfig`, `hglearn.models.ModelConfig`).
 
-Config is data: a frozen dataclass that builds the model and travels inside every checkpoint.
-Changing a field goes through `override`, which rejects unknown keys (naming the valid ones) and
-values of the wrong type, so a typo on the command line is an error, not a silently ignored knob.
+Config is a frozen dataclass that travels inside every checkpoint. Changing a field goes through
+`override`, which rejects unknown keys (naming the valid ones) and values of the wrong type with a
+`ConfigError`, so a typo on the command line is an error, not a silently ignored knob. This module
+imports neither torch nor the data pipeline: `hglearn train --help` lists the fields from here.
 """
+import ast
 import dataclasses
+import inspect
 import types
 import typing
+from dataclasses import dataclass
+from functools import cache
 from typing import Any, TypeVar
 
+from hglearn.data.catalog import DATASETS
+from hglearn.errors import ConfigError
+
 C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run. Saved in every checkpoint; `hglearn train --key=value` sets any field.
+
+    The defaults are the course's CPU run on SynthPose (see the README for what it reaches). The
+    model is a preset of `hglearn.models.PRESETS`; the optional fields below it change that preset,
+    and `hglearn.train.resolve_model` turns the pair into the network's `ModelConfig` once.
+    Each field's docstring is its line in `hglearn train --help`.
+    """
+
+    model: str = "course-hg1"
+    """preset name (hglearn.models.PRESETS); course-hg1 is newell-hg1 at 64 channels, for a CPU"""
+    channels: int | None = None
+    """feature width inside the hourglasses; none keeps the preset's (256 for the papers')"""
+    num_stacks: int | None = None
+    """number of hourglasses; none keeps the preset's"""
+    block: str | None = None
+    """residual block (hglearn.blocks.BLOCKS); none keeps the preset's"""
+    depth: int | None = None
+    """2x poolings inside one hourglass; none keeps the preset's (4)"""
+    dataset: str = "synth"
+    """synth (generated), mpii, lsp, lspet or flic (hglearn.data.catalog); sets the joint count"""
+    data_root: str | None = None
+    """a real dataset's folder, after `hglearn data prepare`"""
+    synth_difficulty: str = "cluttered"
+    """SynthPose background: plain, textured, cluttered or occluded"""
+    synth_images: int = 4096
+    """SynthPose training images, drawn once and kept in memory"""
+    val_images: int = 500
+    """SynthPose validation images (a fixed seed, the same for every run)"""
+    input_res: int = 64
+    """square input crop in pixels; heatmaps are input_res / 4"""
+    sigma: float = 1.0
+    """standard deviation of the target Gaussians, in heatmap pixels"""
+    augment: bool = True
+    """random scale, rotation, flip and colour (hglearn.data.transforms.Augmentation)"""
+    out_dir: str = "runs/synth"
+    """folder of the run's checkpoints, log, curves and metrics"""
+    epochs: int = 52
+    """passes over the training set (SynthPose: over its synth_images)"""
+    max_steps: int | None = None
+    """stop after this many optimizer steps; none runs every epoch"""
+    batch_size: int = 32
+    """images per step and process"""
+    eval_batch_size: int = 64
+    """images per forward pass when scoring the validation set"""
+    optimizer: str = "adam"
+    """adam (SADI-Net) or rmsprop (Newell et al.: alpha 0.99, eps 1e-8)"""
+    lr: float = 2.5e-3
+    """learning rate before the first milestone"""
+    lr_milestones: tuple[int, ...] = (40, 48)
+    """epochs at which the learning rate is multiplied by lr_gamma (comma-separated)"""
+    lr_gamma: float = 0.1
+    """factor applied to the learning rate at each milestone"""
+    weight_decay: float = 0.0
+    """L2 penalty of the optimizer"""
+    eval_every: int = 10
+    """score the validation set every this many epochs (and at the end); 1 scores every row of log.csv"""
+    log_every: int = 50
+    """steps between reads of the loss on the host (the progress bar and the non-finite check)"""
+    flip_test: bool = True
+    """the final score averages the mirrored image's heatmaps"""
+    seed: int = 0
+    """seeds the weights, the epoch order, the augmentation and SynthPose's training images"""
+    device: str = "auto"
+    """auto (CUDA when present), cpu, cuda, cuda:1, ..."""
+    resume: str | None = None
+    """continue from a checkpoint: last (out_dir/last.pt) or a path"""
+    num_workers: int = 0
+    """DataLoader worker processes (0: the main process draws the images)"""
+    amp: bool = True
+    """bfloat16 autocast on CUDA (no effect on a CPU)"""
+    compile: bool = False
+    """torch.compile the network"""
+    progress: bool = True
+    """show a progress bar"""
+    intermediate_supervision: bool = True
+    """every stack is compared with the target (Newell et al. Sec. 3.4), else only the last"""
+    dlm_weight: float = 0.1
+    """λ of SADI-Net's L = L_rfm + λ·L_dlm, for models with a DLM (the paper's value is lost; see README)"""
+
+    def __post_init__(self):
+        """Checks of this dataclass's own fields; the preset and its overrides are `resolve_model`'s."""
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"TrainConfig.dataset {self.dataset!r} is not one of {', '.join(DATASETS)}")
+        if self.optimizer not in ("adam", "rmsprop"):
+            raise ConfigError(f"TrainConfig.optimizer must be 'adam' or 'rmsprop', got {self.optimizer!r}")
+        for name in ("epochs", "batch_size", "eval_batch_size", "eval_every", "log_every", "input_res"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"TrainConfig.{name} must be at least 1, got {getattr(self, name)}")
+        if not self.sigma > 0:
+            raise ConfigError(f"TrainConfig.sigma must be positive, got {self.sigma}")
+        if self.dlm_weight < 0:
+            raise ConfigError(f"TrainConfig.dlm_weight (λ of L_rfm + λ·L_dlm) must be >= 0, got {self.dlm_weight}")
+
+
+@cache
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstring under each field of dataclass `cls` (the attribute-docstring convention),
+    read from its source so that `hglearn train --help` cannot drift from the class."""
+    docs, previous = {}, None
+    for node in ast.parse(inspect.getsource(cls)).body[0].body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            previous = node.target.id
+        elif (previous and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+              and isinstance(node.value.value, str)):
+            docs[previous], previous = " ".join(node.value.value.split()), None
+        else:
+            previous = None
+    return docs
+
+
+def fields_help(cls: type) -> str:
+    """One line per field of dataclass `cls`: `--name=TYPE  (default)  its docstring`."""
+    hints = typing.get_type_hints(cls)
+    rows = [(f"--{f.name}={_type_name(hints[f.name])}", _shown_default(f.default), field_docs(cls).get(f.name, ""))
+            for f in dataclasses.fields(cls)]
+    width = max(len(r[0]) for r in rows)
+    return "\n".join(f"  {flag:<{width}}  {doc} (default: {default})" for flag, default, doc in rows)
+
+
+def _shown_default(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(map(str, value)) or "none"
+    return "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _accepts(annotation: Any, value: Any) -> bool:
@@ -35,9 +171,9 @@ def override(cfg: C, **changes: Any) -> C:
     fields = [f.name for f in dataclasses.fields(cfg)]
     for key, value in changes.items():
         if key not in fields:
-            raise ValueError(f"{type(cfg).__name__} has no field {key!r}; valid fields: {', '.join(fields)}")
+            raise ConfigError(f"{type(cfg).__name__} has no field {key!r}; valid fields: {', '.join(fields)}")
         if not _accepts(hints[key], value):
-            raise TypeError(
+            raise ConfigError(
                 f"{type(cfg).__name__}.{key} must be {_type_name(hints[key])}, got {value!r} ({type(value).__name__})"
             )
     return dataclasses.replace(cfg, **changes)
@@ -55,7 +191,7 @@ def parse_value(cls: type, key: str, text: str) -> Any:
     """
     hints = typing.get_type_hints(cls)
     if key not in hints:
-        raise ValueError(f"{cls.__name__} has no field {key!r}; valid fields: {', '.join(hints)}")
+        raise ConfigError(f"{cls.__name__} has no field {key!r}; valid fields: {', '.join(hints)}")
     annotation = hints[key]
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     optional = typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) < len(
@@ -69,7 +205,7 @@ def parse_value(cls: type, key: str, text: str) -> Any:
             return tuple(_convert(item, part.strip()) for part in text.split(",") if part.strip())
         return _convert(target, text)
     except ValueError:
-        raise ValueError(f"--{key}={text}: expected {_type_name(annotation)}") from None
+        raise ConfigError(f"--{key}={text}: expected {_type_name(annotation)}") from None
 
 
 def _convert(target: type, text: str) -> Any:
@@ -81,15 +217,26 @@ def _convert(target: type, text: str) -> Any:
     return target(text)  # int("abc") and float("abc") raise ValueError
 
 
-def load_toml(cls: type, path: str) -> dict[str, Any]:
-    """The fields set in a TOML file, with arrays turned into tuples, ready for `override`."""
+def read_toml(text: str, source: str) -> dict[str, Any]:
+    """Parse TOML text (tomllib, or tomli on Python 3.10); bad TOML is a ConfigError naming `source`."""
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
-    with open(path, "rb") as f:
-        try:
-            data = tomllib.load(f)
-        except tomllib.TOMLDecodeError as error:
-            raise ValueError(f"{path}: not valid TOML: {error}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{source}: not valid TOML: {error}") from None
+
+
+def load_toml(path: str) -> dict[str, Any]:
+    """The fields set in a TOML config file, with arrays turned into tuples, ready for `override`."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a folder, not a TOML config file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not a text file, so not a TOML config") from None
+    data = read_toml(text, path)
     return {key: tuple(value) if isinstance(value, list) else value for key, value in data.items()}

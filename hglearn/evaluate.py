@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader
 from hglearn.data.dataset import PoseDataset
 from hglearn.data.transforms import crop_matrix, heatmap_to_image
 from hglearn.files import atomic_path
+from hglearn.errors import ConfigError, DatasetError
 from hglearn.heatmaps import decode, flip_heatmaps
 from hglearn.metrics import PCKResult, pck, pckh
 from hglearn.models import eval_mode
@@ -45,7 +46,7 @@ def choose_metric(dataset: PoseDataset) -> str:
     a, b = dataset.joint_set.torso
     missing = [i for i, r in enumerate(dataset.records) if not (r.annotated[a] and r.annotated[b])]
     if missing:
-        raise ValueError(f"the evaluation set has neither head boxes for PCKh nor a torso for PCK@0.2 in "
+        raise DatasetError(f"the evaluation set has neither head boxes for PCKh nor a torso for PCK@0.2 in "
                          f"records {missing[:10]}{' ...' if len(missing) > 10 else ''} "
                          f"({dataset.joint_set.names[a]} or {dataset.joint_set.names[b]} not annotated)")
     return "pck"
@@ -89,7 +90,7 @@ def evaluate(model: torch.nn.Module, dataset: PoseDataset, *, flip: bool = False
     """
     metric = metric or choose_metric(dataset)
     if metric not in ("pckh", "pck"):
-        raise ValueError(f"metric must be 'pckh' or 'pck', got {metric!r}")
+        raise ConfigError(f"metric must be 'pckh' or 'pck', got {metric!r}")
     flip_index = list(dataset.joint_set.flip_index) if flip else None
     loaders = [DataLoader(scaled_copy(dataset, s), batch_size=batch_size, num_workers=num_workers) for s in scales]
     preds, maxvals, metas = [], [], []

@@ -104,4 +104,4 @@ FLIC = JointSet(
 # Rows of FLIC's 2x29 `coords` array (0-based) that hold the 11 joints above, in that order.
 FLIC_COORD_ROWS = (0, 1, 2, 3, 4, 5, 6, 9, 12, 13, 16)
 
-JOINT_SETS = {"mpii": MPII, "lsp": LSP, "flic": FLIC}
+JOINT_SETS = {joint_set.name: joint_set for joint_set in (MPII, LSP, FLIC)}

@@ -10,11 +10,6 @@ from hglearn.layers import SqueezeExcite
 from hglearn.losses import stacked_heatmap_loss
 
 
-def verdict_fails(verdict, *words):
-    assert not verdict, verdict
-    assert any(word in verdict.message for word in words), verdict.message
-
-
 # --- 03: residual blocks ---------------------------------------------------------------------------
 
 
@@ -33,7 +28,7 @@ class NoSkipBottleneck(Bottleneck):
         return super().forward(x) - self.skip(x)
 
 
-def test_check_bottleneck():
+def test_check_bottleneck(verdict_fails):
     assert course.check_bottleneck(Bottleneck)
     verdict_fails(course.check_bottleneck(PostActivationBottleneck), "values differ")
     verdict_fails(course.check_bottleneck(NoSkipBottleneck), "values differ")
@@ -41,7 +36,7 @@ def test_check_bottleneck():
     verdict_fails(course.check_bottleneck(full_width), "parameters")
 
 
-def test_check_bottleneck_parameters():
+def test_check_bottleneck_parameters(verdict_fails):
     def right(cin, cout):
         mid = cout // 2
         skip = 0 if cin == cout else cin * cout + cout
@@ -76,7 +71,7 @@ class SerialMDLRB(nn.Module):
         return b.conv3(torch.relu(b.bn3(y))) + b.skip(x)
 
 
-def test_check_mdlrb():
+def test_check_mdlrb(verdict_fails):
     assert course.check_mdlrb(MDLRB)
     verdict_fails(course.check_mdlrb(SerialMDLRB), "values differ")
     verdict_fails(course.check_mdlrb(lambda cin, cout: MDLRB(cin, cout, dilations=(1, 2))), "values differ")
@@ -96,7 +91,7 @@ class RoundedSE(SqueezeExcite):  # hidden = channels // reduction without the fl
 
 
 @pytest.mark.filterwarnings("ignore:Initializing zero-element tensors")
-def test_check_squeeze_excite():
+def test_check_squeeze_excite(verdict_fails):
     assert course.check_squeeze_excite(SqueezeExcite)
     verdict_fails(course.check_squeeze_excite(MaxPoolSE), "values differ")
     verdict_fails(course.check_squeeze_excite(lambda c, r=16: nn.Identity()), "parameters")
@@ -117,7 +112,7 @@ def test_checks_reraise_not_implemented():
 # --- 04: the hourglass -----------------------------------------------------------------------------
 
 
-def test_check_upsample_nearest():
+def test_check_upsample_nearest(verdict_fails):
     assert course.check_upsample_nearest(lambda x, factor=2: x.repeat_interleave(factor, -2).repeat_interleave(factor, -1))
     verdict_fails(course.check_upsample_nearest(lambda x, factor=2: x.repeat(1, 1, factor, factor)), "values differ")
     verdict_fails(course.check_upsample_nearest(
@@ -143,14 +138,14 @@ class Hourglass(nn.Module):
         return self.up1(x) + F.interpolate(self.low3(low2), scale_factor=2, mode="nearest")
 
 
-def test_check_hourglass():
+def test_check_hourglass(verdict_fails):
     assert course.check_hourglass(Hourglass)
     verdict_fails(course.check_hourglass(lambda d, c: Hourglass(d, c, upsample_first=True)), "values differ")
     verdict_fails(course.check_hourglass(lambda d, c: Hourglass(d, c, pool=F.avg_pool2d)), "values differ")
     verdict_fails(course.check_hourglass(lambda d, c: Hourglass(d + 1, c)), "parameters", "raised")
 
 
-def test_check_hourglass_blocks():
+def test_check_hourglass_blocks(verdict_fails):
     assert course.check_hourglass_blocks(lambda depth: 3 * depth + 1)
     verdict_fails(course.check_hourglass_blocks(lambda depth: 3 * depth), "hourglass_blocks(1)")
     verdict_fails(course.check_hourglass_blocks(lambda depth: 4 * depth), "instead of")
@@ -175,13 +170,13 @@ class BiasFreeMerge(Merge):
         self.heatmaps = nn.Conv2d(num_joints, channels, 1, bias=False)
 
 
-def test_check_merge():
+def test_check_merge(verdict_fails):
     assert course.check_merge(Merge)
     verdict_fails(course.check_merge(lambda c, j: Merge(c, j, residual=False)), "values differ")
     verdict_fails(course.check_merge(BiasFreeMerge), "parameters")
 
 
-def test_check_stacked_loss():
+def test_check_stacked_loss(verdict_fails):
     assert course.check_stacked_loss(stacked_heatmap_loss)
 
     def unweighted(heatmaps, target, weight):
@@ -207,7 +202,7 @@ def test_check_stacked_loss():
     verdict_fails(course.check_stacked_loss(mean_over_weighted_joints), "instead of", "values differ")
 
 
-def test_check_merge_parameters():
+def test_check_merge_parameters(verdict_fails):
     assert course.check_merge_parameters(lambda s, c, j: (s - 1) * ((c * c + c) + (j * c + c)))
     verdict_fails(course.check_merge_parameters(lambda s, c, j: s * ((c * c + c) + (j * c + c))), "instead of")
     verdict_fails(course.check_merge_parameters(lambda s, c, j: (s - 1) * (c * c + j * c)), "instead of")

@@ -8,11 +8,6 @@ import torch
 from hglearn import course
 
 
-def verdict_fails(verdict, *words):
-    assert not verdict, verdict
-    assert any(word in verdict.message for word in words), verdict.message
-
-
 # --- quarter-offset decoding -----------------------------------------------------------------------
 
 
@@ -41,7 +36,7 @@ def quarter_offset(heatmaps, toward=1.0, wrap=False, swap_xy=False):
     return coords
 
 
-def test_check_decode_quarter_offset():
+def test_check_decode_quarter_offset(verdict_fails):
     assert course.check_decode_quarter_offset(quarter_offset)
     verdict_fails(course.check_decode_quarter_offset(lambda hm: quarter_offset(hm, toward=-1.0)), "values differ")
     verdict_fails(course.check_decode_quarter_offset(lambda hm: quarter_offset(hm, wrap=True)), "values differ")
@@ -73,7 +68,7 @@ def pckh(pred, gt, annotated, head_boxes, threshold=0.5, factor=0.6, **options):
     return percent_correct(pred, gt, annotated, size, threshold, **options)
 
 
-def test_check_pckh():
+def test_check_pckh(verdict_fails):
     assert course.check_pckh(pckh)
     verdict_fails(course.check_pckh(partial(pckh, factor=1.0)), "values differ")  # the diagonal, not 0.6 of it
     verdict_fails(course.check_pckh(partial(pckh, count_all=True)), "values differ")  # unannotated joints counted
@@ -82,7 +77,7 @@ def test_check_pckh():
     verdict_fails(course.check_pckh(lambda *a: float(np.mean(pckh(*a)))), "expected an array")  # one number
 
 
-def test_strict_threshold_is_caught_by_the_hand_made_case():
+def test_strict_threshold_is_caught_by_the_hand_made_case(verdict_fails):
     """`<=` and `<` differ only where a joint lies exactly at the threshold: the hint names that case."""
     verdict_fails(course.check_pckh(partial(pckh, strict=False)), "pckh(array(2, 3, 2), array(2, 3, 2)")
     verdict_fails(course.check_pck(partial(pck, strict=False)), "pck(array(2, 4, 2), array(2, 4, 2)")
@@ -94,7 +89,7 @@ def pck(pred, gt, annotated, torso, threshold=0.2, **options):
     return percent_correct(pred, gt, annotated, size, threshold, **options)
 
 
-def test_check_pck():
+def test_check_pck(verdict_fails):
     assert course.check_pck(pck)
 
     def predicted_torso(pred, gt, annotated, torso, threshold=0.2):

@@ -9,11 +9,6 @@ from hglearn.course.checks_sadinet import scale_softmax_fusion_reference
 from hglearn.sadinet import GlobalAttention, conv_bn_relu
 
 
-def verdict_fails(verdict, *words):
-    assert not verdict, verdict
-    assert any(word in verdict.message for word in words), verdict.message
-
-
 # --- exercise 1: softmax across scales --------------------------------------------------------------
 
 
@@ -29,7 +24,7 @@ def test_fusion_reference_is_the_global_attentions_code_path():
     assert torch.allclose(weights, torch.softmax(torch.cat(logits, 1), 1))
 
 
-def test_check_scale_softmax_fusion():
+def test_check_scale_softmax_fusion(verdict_fails):
     def right(features, logits):
         weights = torch.softmax(torch.stack(logits), dim=0)  # (K, B, 1, H, W): across the scales
         return (weights * torch.stack(features)).sum(0)
@@ -94,7 +89,7 @@ def variant(**changes):
     return lambda channels, width, num_scales: Global(channels, width, num_scales, **changes)
 
 
-def test_check_global_attention():
+def test_check_global_attention(verdict_fails):
     assert course.check_global_attention(Global)
     assert course.check_global_attention(GlobalAttention)  # the library's 3-tuple fits too
     verdict_fails(course.check_global_attention(variant(softmax_dim="space")), "values differ")
@@ -104,7 +99,7 @@ def test_check_global_attention():
     verdict_fails(course.check_global_attention(variant(upsample=False)), "raised", "shape")
 
 
-def test_check_global_attention_needs_the_documented_creation_order():
+def test_check_global_attention_needs_the_documented_creation_order(verdict_fails):
     class FuseFirst(Global):  # creates the output layer before the projections
         def __init__(self, channels, width, num_scales=4):
             nn.Module.__init__(self)
@@ -128,7 +123,7 @@ def rfm_count(cin, cout, reduction=16, *, se_bias=True, skip=True, bn=True, conv
     return convs + norms + se + shortcut
 
 
-def test_check_rfm_parameters():
+def test_check_rfm_parameters(verdict_fails):
     assert course.check_rfm_parameters(rfm_count)
     verdict_fails(course.check_rfm_parameters(lambda cin, cout, r=16: rfm_count(cin, cout, r, skip=False)),
                   "instead of")

@@ -6,7 +6,7 @@ import torch
 
 from hglearn import course
 from hglearn.heatmaps import flip_heatmaps
-from hglearn.train import save_checkpoint
+from hglearn.checkpoints import save_checkpoint
 
 
 # --- the step schedule ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from hglearn.data.dataset import PoseDataset, file_image_reader
+from hglearn.data.mpii import person_box
 from hglearn.data.records import DatasetError, PoseRecord
 from hglearn.data.transforms import Augmentation, apply_affine, crop_matrix, heatmap_to_image
 from hglearn.heatmaps import decode
@@ -190,15 +191,15 @@ def test_a_reader_returning_a_grey_image_is_refused(root):
 
 
 def mpii_sample_records() -> list[PoseRecord]:
-    """mmpose's MPII JSON read as loaders do: 1-based → 0-based, centre + (0, 15·scale), scale × 1.25."""
+    """mmpose's MPII JSON read as loaders do: 1-based → 0-based and MPII's person box (`mpii.person_box`).
+    The samples' images lie beside the JSON, not under images/, so `load_mpii_json`'s paths do not fit."""
     records = []
     for entry in json.loads((MPII_SAMPLES / "test_mpii.json").read_text()):
-        scale = entry["scale"]
+        center, scale = person_box(entry["center"], entry["scale"])
         annotated = np.array(entry["joints_vis"]) > 0
         records.append(PoseRecord(
             image=entry["image"], joints=np.array(entry["joints"], dtype=np.float64) - 1,
-            visible=annotated, annotated=annotated,
-            center=np.array(entry["center"], dtype=np.float64) + (0, 15 * scale) - 1, scale=1.25 * scale))
+            visible=annotated, annotated=annotated, center=center, scale=scale))
     return records
 
 

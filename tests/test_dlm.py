@@ -8,7 +8,6 @@ import torch
 from hglearn.dlm import DLM, dlm_loss
 from hglearn.flows import RealNVP
 from hglearn.heatmaps import heatmap_mu_sigma, render
-from hglearn.losses import heatmap_mse
 
 OUT_RES = (48, 64)  # h ≠ w, so that an x/y mix-up shows
 JOINTS = np.array([[20.3, 14.7], [40.6, 30.2], [9.4, 35.0]])  # (x, y), sub-pixel
@@ -76,10 +75,18 @@ def test_training_the_flow_reshapes_the_heatmap():
     assert dlm_loss(dlm(predicted), target, weight).item() < before / 4  # measured: 8× lower after 10 steps
 
 
-def test_dlm_loss_is_the_heatmap_mse():
-    learnable, target = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
-    weight = torch.tensor([[1.0, 0.0, 1.0], [1.0, 1.0, 0.0]])
-    assert torch.equal(dlm_loss(learnable, target, weight), heatmap_mse(learnable, target, weight))
+def test_dlm_loss_by_hand():
+    # L = 1/(B·J·h·w) · Σ_b Σ_j w_bj · Σ_xy (D_bj − T_bj)², on 2×2 maps with B = J = 2 (16 pixels).
+    target = torch.zeros(2, 2, 2, 2)
+    learnable = torch.stack([
+        torch.stack([torch.tensor([[1.0, 2.0], [3.0, 4.0]]),  # Σ squares: 1 + 4 + 9 + 16 = 30
+                     torch.full((2, 2), 10.0)]),  # 400, but masked out
+        torch.stack([torch.tensor([[0.0, 0.0], [0.0, 2.0]]),  # 4
+                     torch.full((2, 2), -1.0)]),  # 4
+    ])
+    weight = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
+    assert dlm_loss(learnable, target, weight).item() == (30 + 4 + 4) / 16  # 2.375, exact in float32
+    assert dlm_loss(learnable, learnable, weight).item() == 0.0
 
 
 def test_bfloat16_autocast_and_channels_last():

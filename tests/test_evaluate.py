@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from hglearn.data.splits import make_dataset
+from hglearn.errors import ConfigError
 from hglearn.evaluate import evaluate, rescale_heatmaps, save_mpii_predictions, scaled_copy
 from hglearn.heatmaps import decode, flip_heatmaps, render
 
@@ -75,10 +76,12 @@ def test_save_mpii_predictions_writes_one_based_coordinates(tmp_path):
 
 
 def test_make_dataset_errors():
-    with pytest.raises(ValueError, match="unknown dataset 'coco'"):
+    with pytest.raises(ConfigError, match="unknown dataset 'coco'"):
         make_dataset("coco", "train")
-    with pytest.raises(ValueError, match="needs its folder"):
+    with pytest.raises(ConfigError, match="needs its folder"):
         make_dataset("mpii", "train")
+    with pytest.raises(ConfigError, match="no split 'test'; choose one of train, val"):
+        make_dataset("synth", "test")
 
 
 def test_choose_metric_fails_early_when_the_set_cannot_be_scored(dataset):

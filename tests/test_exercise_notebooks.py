@@ -1,7 +1,8 @@
 """Every exercise notebook, executed end to end, raises only NotImplementedError, and only where a
 student has work to do: in an exercise cell or in the check cell that follows it.
 
-The kernel runs with HGLEARN_QUICK=1, which the notebooks read to shrink their training runs.
+The kernel runs with HGLEARN_QUICK=1 (the `quick_notebooks` fixture), which the notebooks read to
+shrink their training runs. Marked slow: `pytest -m "not slow"` leaves it out.
 """
 from pathlib import Path
 
@@ -14,9 +15,10 @@ ROOT = Path(__file__).resolve().parents[1]
 EXERCISES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("quick_notebooks")
 @pytest.mark.parametrize("path", EXERCISES, ids=[p.stem for p in EXERCISES])
-def test_exercise_notebook_raises_only_not_implemented_in_exercises_and_checks(path, monkeypatch):
-    monkeypatch.setenv("HGLEARN_QUICK", "1")
+def test_exercise_notebook_raises_only_not_implemented_in_exercises_and_checks(path):
     notebook = execute(nbformat.read(path, as_version=4), path.parent, timeout=300, allow_errors=True)
     raised = set()
     for index, cell in enumerate(notebook.cells):

@@ -3,12 +3,26 @@ import pytest
 from hglearn.joints import FLIC, FLIC_COORD_ROWS, JOINT_SETS, LSP, MPII
 
 
-def test_mpii_order_matches_the_annotation_ids():
-    assert MPII.names == (
-        "r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "pelvis", "thorax",
-        "upper_neck", "head_top", "r_wrist", "r_elbow", "r_shoulder", "l_shoulder", "l_elbow", "l_wrist",
-    )
-    assert MPII.flip_index == (5, 4, 3, 2, 1, 0, 6, 7, 8, 9, 15, 14, 13, 12, 11, 10)
+# The joint ids as the MPII Human Pose dataset's annotation description gives them (the field
+# `annolist(imgidx).annorect(ridx).annopoints.point.id` of the release's .mat file), written as there.
+MPII_DOCUMENTED_IDS = (
+    "0 - r ankle, 1 - r knee, 2 - r hip, 3 - l hip, 4 - l knee, 5 - l ankle, 6 - pelvis, 7 - thorax, "
+    "8 - upper neck, 9 - head top, 10 - r wrist, 11 - r elbow, 12 - r shoulder, 13 - l shoulder, "
+    "14 - l elbow, 15 - l wrist"
+)
+
+
+def test_mpii_order_matches_the_documented_annotation_ids():
+    documented = dict(entry.split(" - ")[::-1] for entry in MPII_DOCUMENTED_IDS.split(", "))  # name: id
+    names = sorted(documented, key=lambda name: int(documented[name]))  # "r ankle", ..., "l wrist"
+    assert [int(documented[name]) for name in names] == list(range(16))
+    assert MPII.names == tuple(name.replace(" ", "_") for name in names)
+
+    def mirrored(name):  # a mirrored image swaps left and right; the midline joints stay
+        side, _, part = name.partition(" ")
+        return {"l": "r", "r": "l"}[side] + " " + part if side in ("l", "r") else name
+
+    assert MPII.flip_index == tuple(names.index(mirrored(name)) for name in names)
 
 
 def test_joint_counts():

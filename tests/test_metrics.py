@@ -1,7 +1,6 @@
 """PCKh@0.5 and PCK@0.2 on hand-made cases, and on Tompson et al.'s MPII validation predictions."""
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,8 +9,6 @@ import torch
 from hglearn.joints import LSP, MPII
 from hglearn.metrics import head_size, pck, pck_curve, pckh, torso_size
 
-TESTDATA = Path(__file__).resolve().parents[1].parent / "shared" / "testdata"
-TOMPSON = TESTDATA / "mpii_val_tompson" / "detections_our_format.mat"
 GROUPS = ["Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle", "Mean"]
 
 
@@ -156,14 +153,13 @@ def test_markdown_text_and_json():
     assert as_json["mean"] == pytest.approx(result.mean) and as_json["mean_weighted"] == pytest.approx(41 / 42 * 100)
 
 
-@pytest.mark.skipif(not TOMPSON.is_file(), reason="../shared/testdata/mpii_val_tompson is absent")
-def test_tompson_predictions_on_the_mpii_validation_set():
+def test_tompson_predictions_on_the_mpii_validation_set(shared_testdata):
     """No trustworthy published per-joint table of this file was found, so the result is checked
     against a plain double loop written from the MPII protocol, and for plausibility (Tompson et al.
     report a mean of 82.0 on the test set)."""
     from hglearn.data.mpii import load_mpii_gt_val
 
-    truth = load_mpii_gt_val(TOMPSON)
+    truth = load_mpii_gt_val(shared_testdata("mpii_val_tompson/detections_our_format.mat"))  # or a skip
     assert truth.joints.shape == (2958, 16, 2)
     result = pckh(truth.predictions, truth.joints, ~truth.missing, head_size(truth.head_boxes))
 

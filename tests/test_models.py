@@ -4,6 +4,7 @@ import torch
 from hglearn.blocks import BLOCKS
 from hglearn.hourglass import Hourglass, StackedHourglass
 from hglearn.models import PRESETS, ModelConfig, count_parameters, create_model, model_config
+from hglearn.errors import ConfigError
 from hglearn.sadinet import SFM
 
 
@@ -14,6 +15,12 @@ from hglearn.sadinet import SFM
 def test_newell_parameter_counts_are_exact(name, expected):
     """Counts of the original Torch layout (REFERENCE.md; Kim & Lee quote 3.6M / 6.7M / 25.1M)."""
     assert count_parameters(create_model(name)) == expected
+
+
+def test_the_course_model_is_newell_hg1_at_64_channels():
+    """The course's CPU preset is Newell's one-stack network narrowed, nothing else changed."""
+    assert PRESETS["course-hg1"] == model_config("newell-hg1", channels=64)
+    assert count_parameters(create_model("course-hg1")) == 221_488
 
 
 @pytest.mark.parametrize(
@@ -135,21 +142,21 @@ def test_presets_and_overrides():
 
 
 def test_bad_overrides_and_configs_get_clear_errors():
-    with pytest.raises(ValueError, match="no field 'stacks'.*num_stacks"):
+    with pytest.raises(ConfigError, match="no field 'stacks'.*num_stacks"):
         create_model("newell-hg1", stacks=2)
-    with pytest.raises(TypeError, match="num_stacks must be int"):
+    with pytest.raises(ConfigError, match="num_stacks must be int"):
         create_model("newell-hg1", num_stacks="2")
-    with pytest.raises(TypeError, match="extra_skip must be bool"):
+    with pytest.raises(ConfigError, match="extra_skip must be bool"):
         create_model("newell-hg1", extra_skip=1)
-    with pytest.raises(ValueError, match="unknown model 'newell-hg3'"):
+    with pytest.raises(ConfigError, match="unknown model 'newell-hg3'"):
         create_model("newell-hg3")
-    with pytest.raises(ValueError, match="block 'resnet'"):
+    with pytest.raises(ConfigError, match="block 'resnet'"):
         ModelConfig(num_stacks=1, block="resnet")
-    with pytest.raises(ValueError, match="channels must be a multiple of 8"):
+    with pytest.raises(ConfigError, match="channels must be a multiple of 8"):
         ModelConfig(num_stacks=1, channels=36)
-    with pytest.raises(ValueError, match="num_stacks must be at least 1"):
+    with pytest.raises(ConfigError, match="num_stacks must be at least 1"):
         ModelConfig(num_stacks=0)
-    with pytest.raises(ValueError, match="SADI-Net, which needs block='rfm'"):
+    with pytest.raises(ConfigError, match="SADI-Net, which needs block='rfm'"):
         ModelConfig(num_stacks=1, sfm=True)
     with pytest.raises(ValueError, match="SADI-Net, which needs block='rfm' and no extra_skip"):
         ModelConfig(num_stacks=1, block="rfm", dlm=True, extra_skip=True)

@@ -1,6 +1,10 @@
+from types import SimpleNamespace
+
+import pytest
 import torch
 from torch import nn
 
+from hglearn import profiling
 from hglearn.cli import main
 from hglearn.models import count_parameters, create_model
 from hglearn.profiling import count_flops, flops_by_operator, flops_table, layer_summary, measure_latency, model_stats
@@ -37,12 +41,32 @@ def test_flops_grow_with_the_square_of_the_input():
     assert count_flops(model, 128) == 4 * count_flops(model, 64)
 
 
-def test_model_stats_of_a_preset():
+def fake_clock(monkeypatch, *durations_ms):
+    """Make profiling's timer read 0, d1, 1, 1 + d2, 2, 2 + d3, ... seconds: timed passes of
+    d1, d2, ... ms. A timer read more often than the durations allow raises StopIteration."""
+    readings = iter([t for i, d in enumerate(durations_ms) for t in (i, i + d / 1000)])
+    monkeypatch.setattr(profiling, "time", SimpleNamespace(perf_counter=lambda: next(readings)))
+    return readings
+
+
+def test_measure_latency_is_the_median_in_ms_of_the_timed_passes_after_an_untimed_warm_up(monkeypatch):
+    model = nn.Conv2d(3, 4, 3)
+    calls = []
+    model.register_forward_hook(lambda module, inputs, output: calls.append(module.training))
+    readings = fake_clock(monkeypatch, 7.0, 2.0, 50.0, 3.0, 4.0)  # a 50 ms stall: the mean would be 13.2
+    assert measure_latency(model, 16, repeats=5) == pytest.approx(4.0)
+    assert next(readings, None) is None  # exactly two timer reads per pass
+    assert calls == [False] * 6  # the warm-up and 5 timed passes, all in eval mode
+    assert model.training  # back in the mode it was in
+
+
+def test_model_stats_of_a_preset(monkeypatch):
+    fake_clock(monkeypatch, 4.0, 6.0)  # repeats=2: the median of two passes is their mean
     stats = model_stats("newell-hg1", input_size=64, repeats=2, device="cpu")
     assert stats["params"] == 3_426_448
     assert stats["flops"] == count_flops(create_model("newell-hg1"), 64)
     assert stats["flops"] > conv_and_linear_multiply_adds(create_model("newell-hg1"), 64)
-    assert stats["latency_ms"] > 0 and stats["device"] == "cpu" and stats["input_size"] == 64
+    assert stats["latency_ms"] == pytest.approx(5.0) and stats["device"] == "cpu" and stats["input_size"] == 64
 
 
 def test_model_stats_of_a_model_without_latency():
@@ -78,4 +102,4 @@ def test_a_block_can_be_fed_a_feature_map():
     assert count_flops(block, size, in_channels=32) == convs + batch_norms
     assert "conv1" in flops_table(block, size, max_depth=1, in_channels=32)
     assert f"{count_parameters(block):,}" in layer_summary(block, size, depth=1, in_channels=32)
-    assert measure_latency(block, size, repeats=1, in_channels=32) > 0
+    measure_latency(block, size, repeats=1, in_channels=32)  # runs: a 3-channel input would raise in the block

@@ -14,14 +14,16 @@ import numpy as np
 import pytest
 import scipy.io
 
-from hglearn.data.records import check_record
-from hglearn.data.download import (DATASETS, DownloadError, add_data_commands, download,
-                                   load_prepared, prepare, save_prepared, unpack)
+from hglearn.data.catalog import DATASETS
+from hglearn.cli import add_data_commands
+from hglearn.data.download import download, download_dataset, unpack
 from hglearn.data.flic import load_flic
 from hglearn.data.lsp import load_lsp
 from hglearn.data.mpii import (TOMPSON_VAL_PEOPLE, load_mpii_annotations_json, load_mpii_gt_val, load_mpii_json,
                                load_mpii_mat, load_tompson_val_people)
-from hglearn.data.records import DatasetError, PoseRecord
+from hglearn.data.prepare import prepare
+from hglearn.data.records import DatasetError, PoseRecord, check_record, load_prepared, read_mat, save_prepared
+from hglearn.errors import ConfigError, DownloadError
 from hglearn.joints import FLIC_COORD_ROWS
 
 TESTDATA = Path(__file__).resolve().parents[1].parent / "shared" / "testdata"
@@ -135,6 +137,23 @@ def test_corrupt_mat_names_the_file(tmp_path):
         load_mpii_mat(path, "all")
     with pytest.raises(FileNotFoundError):
         load_mpii_mat(tmp_path / "absent.mat", "all")
+
+
+def test_every_loader_reads_mat_files_the_same_way(tmp_path):
+    # records.read_mat serves MPII, LSP and FLIC: the same errors, naming the file and the variable.
+    scipy.io.savemat(tmp_path / "joints.mat", {"other": np.zeros((3, 14, 1))})
+    with pytest.raises(DatasetError) as error:
+        load_lsp(tmp_path, "all")
+    assert (error.value.file, error.value.field) == (tmp_path / "joints.mat", "joints")
+    assert read_mat(tmp_path / "joints.mat", squeeze=False)["other"].shape == (3, 14, 1)  # one image kept
+    scipy.io.savemat(tmp_path / "examples.mat", {"other": np.zeros(1)})
+    with pytest.raises(DatasetError, match="no variable named 'examples'"):
+        load_flic(tmp_path, "all")
+    (tmp_path / "examples.mat").write_bytes(b"MATLAB 5.0 MAT-file" + bytes(200))
+    with pytest.raises(DatasetError, match="cannot read the .mat file"):
+        load_flic(tmp_path, "all")
+    with pytest.raises(FileNotFoundError, match="annotation file not found"):
+        load_lsp(tmp_path / "absent", "all")
 
 
 def test_tompson_val_people_from_detections_mat(tmp_path):
@@ -590,10 +609,11 @@ def test_web_page_instead_of_the_file_is_refused(tmp_path):
 
 
 def test_download_dataset_fetches_unpacks_once_and_prepares(tmp_path, monkeypatch):
+    import dataclasses
     import io
     import zipfile
 
-    from hglearn.data import download as download_module
+    from hglearn.data.catalog import Resource
 
     source = tmp_path / "source"
     write_lsp(source, lsp_joints(1001), extended=False)
@@ -603,11 +623,11 @@ def test_download_dataset_fetches_unpacks_once_and_prepares(tmp_path, monkeypatc
         z.writestr("images/im0001.jpg", b"jpeg")
     root = tmp_path / "lsp"
     with RangeServer(archive.getvalue()) as server:
-        resource = download_module.Resource(server.url, "lsp_dataset.zip", sha256(archive.getvalue()), None)
-        monkeypatch.setitem(download_module.DATASETS, "lsp", (resource,))
-        assert download_module.download_dataset("lsp", root, progress=False) == [root / "downloads" / "lsp_dataset.zip"]
+        resource = Resource(server.url, "lsp_dataset.zip", sha256(archive.getvalue()), stated_size=None)
+        monkeypatch.setitem(DATASETS, "lsp", dataclasses.replace(DATASETS["lsp"], resources=(resource,)))
+        assert download_dataset("lsp", root, progress=False) == [root / "downloads" / "lsp_dataset.zip"]
         (root / "images" / "im0001.jpg").write_bytes(b"changed")
-        download_module.download_dataset("lsp", root, progress=False)  # complete and unpacked: nothing to do
+        download_dataset("lsp", root, progress=False)  # complete and unpacked: nothing to do
     assert len(server.ranges) == 1 and (root / "images" / "im0001.jpg").read_bytes() == b"changed"
     assert [len(load_prepared(path)) for path in prepare("lsp", root).values()] == [1000, 1]
 
@@ -631,11 +651,12 @@ def test_unpack_refuses_members_outside_the_folder(tmp_path):
     assert not (tmp_path / "escaped.txt").exists()
 
 
-def test_every_dataset_has_addresses_and_no_invented_checksums():
-    for resources in DATASETS.values():
-        for resource in resources:
-            assert resource.url.startswith(("http://", "https://")) and resource.url.endswith(resource.filename)
-            assert resource.sha256 is None or len(resource.sha256) == 64
+def test_a_dataset_without_files_needs_no_download(tmp_path):
+    with pytest.raises(ConfigError, match="'synth' needs no download.*mpii"):
+        download_dataset("synth", tmp_path)
+    with pytest.raises(ConfigError, match="unknown dataset 'coco'"):
+        download_dataset("coco", tmp_path)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_data_commands_parse_and_run(tmp_path):

@@ -79,6 +79,12 @@ def test_runs_channels_last_under_bfloat16_autocast():
     assert heatmaps.shape == (2, 2, 16, 16, 16)
     assert torch.isfinite(heatmaps.float()).all()
     heatmaps.float().square().mean().backward()
+    # The forward pass does not run the DLM (the training loss calls model.dlm), so it alone has no gradient.
+    missing = [n for n, p in model.named_parameters() if p.grad is None]
+    assert missing and all(n.startswith("dlm.") for n in missing)
+    reached = [(n, p) for n, p in model.named_parameters() if not n.startswith("dlm.")]
+    assert not [n for n, p in reached if not torch.isfinite(p.grad).all() or p.grad.abs().sum() == 0]
+    assert all(p.grad.dtype == torch.float32 for _, p in reached)  # autocast keeps float32 weights
 
 
 def test_state_dict_names_follow_the_paper():

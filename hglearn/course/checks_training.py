@@ -1,7 +1,7 @@
 """Checks for notebooks/09_training_on_mpii.ipynb: the step learning-rate schedule (against
 `hglearn.train.lr_factor`), the flip test's averaging (against `hglearn.heatmaps.flip_heatmaps`, as
 `hglearn.evaluate.predict_heatmaps` uses it) and an atomic checkpoint save (against what
-`hglearn.train.save_checkpoint` guarantees: the file is the old one or the whole new one, never a
+`hglearn.checkpoints.save_checkpoint` guarantees: the file is the old one or the whole new one, never a
 broken one, and no temporary file is left behind).
 """
 import tempfile
@@ -12,7 +12,7 @@ import torch
 from hglearn.course.checking import Verdict, call, check_function, difference, failed, passed
 from hglearn.heatmaps import flip_heatmaps
 from hglearn.joints import FLIC, LSP, MPII
-from hglearn.train import TrainConfig, lr_factor
+from hglearn.train import lr_factor
 
 __all__ = ["check_lr_at", "check_flip_average", "check_atomic_save"]
 
@@ -21,14 +21,13 @@ __all__ = ["check_lr_at", "check_flip_average", "check_atomic_save"]
 
 
 def lr_at_reference(epoch: int, base_lr: float, milestones: tuple, gamma: float) -> float:
-    """The learning rate `hglearn.train.train` uses during `epoch`, from a TrainConfig."""
-    cfg = TrainConfig(lr=base_lr, lr_milestones=tuple(milestones), lr_gamma=gamma)
-    return cfg.lr * lr_factor(epoch, cfg)
+    """The learning rate `hglearn.train.train` uses during `epoch`."""
+    return base_lr * lr_factor(epoch, tuple(milestones), gamma)
 
 
 def check_lr_at(student) -> Verdict:
-    """The student's `lr_at(epoch, base_lr, milestones, gamma)` against `TrainConfig.lr ×
-    lr_factor(epoch, cfg)`: SADI-Net's drops at 170 and 200, the MPII configs' at 60 and 90, on and
+    """The student's `lr_at(epoch, base_lr, milestones, gamma)` against `base_lr ×
+    lr_factor(epoch, milestones, gamma)`: SADI-Net's drops at 170 and 200, the MPII configs' at 60 and 90, on and
     around each milestone, no milestone at all, and a milestone at epoch 0."""
     cases = [(epoch, 1e-3, (170, 200), 0.1) for epoch in (0, 169, 170, 171, 199, 200, 209)]
     cases += [(epoch, 2.5e-4, (60, 90), 0.1) for epoch in (59, 60, 90, 99)]

@@ -29,21 +29,14 @@ from pathlib import Path
 
 import nbformat
 
+from hglearn.config import read_toml
+from hglearn.errors import ConfigError, CourseError
 from hglearn.files import atomic_path
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 ROOT = Path(__file__).resolve().parents[2]  # the repository (for an editable install)
 CHECK_CALL = re.compile(r"\bcheck_\w+\(")
 DEFINITION = re.compile(r"^\s*(?:async\s+)?(?:def|class)\s+(\w+)")
-
-
-class CourseError(ValueError):
-    """A solution notebook that cannot be turned into an exercise; the message names it and the cell."""
 
 
 @dataclass(frozen=True)
@@ -65,9 +58,9 @@ def load_settings(root: Path = ROOT) -> CourseSettings:
     """The `[tool.hglearn.course]` table of `root/pyproject.toml`."""
     path = root / "pyproject.toml"
     try:
-        table = tomllib.loads(path.read_text())["tool"]["hglearn"]["course"]
+        table = read_toml(path.read_text(), str(path))["tool"]["hglearn"]["course"]
         return CourseSettings(**table)
-    except (OSError, KeyError, TypeError, tomllib.TOMLDecodeError) as error:
+    except (OSError, KeyError, TypeError, ConfigError) as error:
         raise CourseError(f"{path}: [tool.hglearn.course] needs repository = 'owner/name' ({error})") from None
 
 

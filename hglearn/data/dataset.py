@@ -81,6 +81,10 @@ class PoseDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
+    def image(self, index: int) -> np.ndarray:
+        """The whole original image of person `index`, (H, W, 3) uint8 RGB, before any crop."""
+        return self.read_image(index, self.records[index])
+
     def __getitem__(self, index: int) -> dict:
         record = self.records[index]
         image = self.read_image(index, record)

@@ -14,26 +14,17 @@ from pathlib import Path
 import numpy as np
 
 from hglearn.data.lsp import records_from_joints
-from hglearn.data.records import DatasetError, PoseRecord
+from hglearn.data.records import DatasetError, PoseRecord, read_mat
 from hglearn.joints import FLIC, FLIC_COORD_ROWS
 
 
 def load_flic(root: str | Path, split: str = "train") -> list[PoseRecord]:
     """The FLIC people of split "train" (istrain), "test" (istest) or "all" under root, which holds
     examples.mat and images/. Record indices in errors are 0-based positions in `examples`."""
-    import scipy.io  # heavy: imported only when a .mat is read
-
     if split not in ("train", "test", "all"):
         raise ValueError(f"split must be one of train, test, all; got {split!r}")
     path = Path(root) / "examples.mat"
-    if not path.is_file():
-        raise FileNotFoundError(f"annotation file not found: {path}")
-    try:
-        examples = scipy.io.loadmat(path, struct_as_record=False, squeeze_me=True)["examples"]
-    except KeyError:
-        raise DatasetError("no struct array named 'examples'", file=path, field="examples") from None
-    except Exception as error:  # scipy raises ValueError, TypeError, MatReadError... on a corrupt file
-        raise DatasetError(f"cannot read the .mat file: {error}", file=path) from None
+    examples = read_mat(path, required=("examples",))["examples"]
     examples = list(examples.ravel()) if isinstance(examples, np.ndarray) else [examples]
 
     joints, annotated, images, indices = [], [], [], []

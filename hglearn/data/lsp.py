@@ -24,14 +24,18 @@ from pathlib import Path
 
 import numpy as np
 
-from hglearn.data.records import DatasetError, PoseRecord, check_record
+from hglearn.data.records import DatasetError, PoseRecord, check_record, read_mat
 from hglearn.joints import LSP
 
 LSP_TRAIN_IMAGES = 1000  # im0001-im1000 train, im1001-im2000 test
-BOX_PAD = 1.25
+# The crop's side over the annotated joints' bounding box (its longer side): the joints stop at
+# wrists, ankles and the head top, so the margin keeps hands, feet and hair in the crop. Not
+# `mpii.BOX_PAD`, which enlarges MPII's stated person scale.
+JOINT_BOX_PAD = 1.25
 
 
-def box_from_joints(joints: np.ndarray, annotated: np.ndarray, pad: float = BOX_PAD) -> tuple[np.ndarray, float] | None:
+def box_from_joints(joints: np.ndarray, annotated: np.ndarray,
+                    pad: float = JOINT_BOX_PAD) -> tuple[np.ndarray, float] | None:
     """(center, scale) of a person box from the annotated joints' bounding box, or None with fewer than
     two annotated joints or a box of zero size.
 
@@ -73,23 +77,13 @@ def records_from_joints(joints: np.ndarray, visible: np.ndarray, annotated: np.n
 def load_lsp(root: str | Path, split: str = "train", extended: bool = False) -> list[PoseRecord]:
     """LSP (split "train", "test" or "all") or LSP-extended (extended=True: "train" or "all") under root,
     which holds joints.mat and images/. Record indices in errors are 0-based image numbers."""
-    import scipy.io  # heavy: imported only when a .mat is read
-
     allowed = ("train", "all") if extended else ("train", "test", "all")
     if split not in allowed:
         raise ValueError(f"split must be one of {', '.join(allowed)} for {'LSP-extended' if extended else 'LSP'}; "
                          f"got {split!r}" + (" (LSP-extended is a training set only)" if extended else ""))
     path = Path(root) / "joints.mat"
-    if not path.is_file():
-        raise FileNotFoundError(f"annotation file not found: {path}")
-    try:
-        raw = scipy.io.loadmat(path)["joints"]
-    except KeyError:
-        raise DatasetError("no matrix named 'joints'", file=path, field="joints") from None
-    except Exception as error:  # scipy raises ValueError, TypeError, MatReadError... on a corrupt file
-        raise DatasetError(f"cannot read the .mat file: {error}", file=path) from None
-
-    raw = np.asarray(raw, dtype=np.float64)
+    # Not squeezed: a one-image file must keep its image axis.
+    raw = np.asarray(read_mat(path, squeeze=False, required=("joints",))["joints"], dtype=np.float64)
     layout, other = ((14, 3), (3, 14)) if extended else ((3, 14), (14, 3))
     if raw.ndim != 3 or raw.shape[:2] != layout:
         hint = ""

@@ -27,9 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hglearn.data.records import DatasetError, PoseRecord, check_record
-
-NUM_JOINTS = 16
+from hglearn.data.records import DatasetError, PoseRecord, check_record, read_mat
+from hglearn.joints import MPII
 
 # The Tompson split, as the JSON conversions hold it; `prepare` warns when a conversion differs.
 TOMPSON_TRAIN_PEOPLE, TOMPSON_TRAIN_IMAGES = 22_246, 14_679
@@ -61,17 +60,6 @@ def _read_json(path: Path):
         raise
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise DatasetError(f"cannot read the JSON annotations: {error}", file=path) from None
-
-
-def _read_mat(path: Path, *, squeeze: bool = True) -> dict:
-    import scipy.io  # heavy: imported only when a .mat is read
-
-    if not path.is_file():
-        raise FileNotFoundError(f"annotation file not found: {path}")
-    try:
-        return scipy.io.loadmat(path, struct_as_record=False, squeeze_me=squeeze)
-    except Exception as error:  # scipy raises ValueError, TypeError, MatReadError... on a corrupt file
-        raise DatasetError(f"cannot read the .mat file: {error}", file=path) from None
 
 
 def _check_split(split: str, allowed: tuple[str, ...]) -> None:
@@ -140,16 +128,16 @@ def _mat_person(rect, *, file, record, where) -> PoseRecord | None:
     if scale <= 0:
         raise DatasetError(f"scale must be positive, got {scale}", file=file, record=record, field=f"{where}.scale")
 
-    joints = np.zeros((NUM_JOINTS, 2))
-    visible = np.zeros(NUM_JOINTS, dtype=bool)
-    annotated = np.zeros(NUM_JOINTS, dtype=bool)
+    joints = np.zeros((MPII.num_joints, 2))
+    visible = np.zeros(MPII.num_joints, dtype=bool)
+    annotated = np.zeros(MPII.num_joints, dtype=bool)
     for k, point in enumerate(_structs(points.point)):
         here = f"{where}.annopoints.point[{k}]"
         if not _is_struct(point):
             raise DatasetError(f"expected a point struct, got {point!r}", file=file, record=record, field=here)
         joint = _number(getattr(point, "id", []), file=file, record=record, field=f"{here}.id")
-        if joint is None or joint != int(joint) or not 0 <= joint < NUM_JOINTS:
-            raise DatasetError(f"joint id must be 0-{NUM_JOINTS - 1}, got {getattr(point, 'id', None)!r}",
+        if joint is None or joint != int(joint) or not 0 <= joint < MPII.num_joints:
+            raise DatasetError(f"joint id must be 0-{MPII.num_joints - 1}, got {getattr(point, 'id', None)!r}",
                                file=file, record=record, field=f"{here}.id")
         j = int(joint)
         if annotated[j]:
@@ -175,7 +163,7 @@ def _mat_person(rect, *, file, record, where) -> PoseRecord | None:
 def _read_release(path: Path):
     """Yield (image index, person index, is_train, record) for every annotated person; both indices 0-based."""
 
-    release = _read_mat(path).get("RELEASE")
+    release = read_mat(path).get("RELEASE")
     if not _is_struct(release) or not hasattr(release, "annolist") or not hasattr(release, "img_train"):
         raise DatasetError("expected a RELEASE struct with annolist and img_train", file=path, field="RELEASE")
     images = _structs(release.annolist)
@@ -194,7 +182,7 @@ def _read_release(path: Path):
                 continue
             name = getattr(getattr(image, "image", None), "name", None)
             person.image = _image_path(name, file=path, record=i, field="image.name")
-            check_record(person, i, file=path, num_joints=NUM_JOINTS)
+            check_record(person, i, file=path, num_joints=MPII.num_joints)
             yield i, p, bool(img_train[i]), person
 
 
@@ -255,7 +243,7 @@ def load_tompson_val_people(path: str | Path) -> set[tuple[int, int]]:
                     raise DatasetError("validation entry without integer annolist_index/people_index",
                                        file=path, record=n, field="annolist_index") from None
         return people
-    mat = _read_mat(path)
+    mat = read_mat(path)
     try:
         images = np.atleast_1d(mat["RELEASE_img_index"]).astype(int).ravel()
         persons = np.atleast_1d(mat["RELEASE_person_index"]).astype(int).ravel()
@@ -291,7 +279,7 @@ def load_mpii_gt_val(path: str | Path) -> MPIIGroundTruth:
     `pos_pred_src` (16×2×N) when present, 1-based in the file, as an `MPIIGroundTruth` of 0-based arrays
     indexed by person first. A zero-size head box or a non-finite annotated joint raises DatasetError."""
     path = Path(path)
-    mat = _read_mat(path, squeeze=False)  # squeezing would drop the person axis of a one-person file
+    mat = read_mat(path, squeeze=False)  # squeezing would drop the person axis of a one-person file
 
     def array(name: str, shape: tuple) -> np.ndarray:
         if name not in mat:
@@ -303,12 +291,12 @@ def load_mpii_gt_val(path: str | Path) -> MPIIGroundTruth:
                                file=path, field=name)
         return value
 
-    joints = array("pos_gt_src", (NUM_JOINTS, 2, None)).transpose(2, 0, 1) - 1.0  # (N, 16, 2)
-    missing = array("jnt_missing", (NUM_JOINTS, None)).T.astype(bool)  # (N, 16)
+    joints = array("pos_gt_src", (MPII.num_joints, 2, None)).transpose(2, 0, 1) - 1.0  # (N, 16, 2)
+    missing = array("jnt_missing", (MPII.num_joints, None)).T.astype(bool)  # (N, 16)
     head_boxes = array("headboxes_src", (2, 2, None)).transpose(2, 0, 1) - 1.0  # (N, 2, 2)
     predictions = None
     if "pos_pred_src" in mat:
-        predictions = array("pos_pred_src", (NUM_JOINTS, 2, None)).transpose(2, 0, 1) - 1.0
+        predictions = array("pos_pred_src", (MPII.num_joints, 2, None)).transpose(2, 0, 1) - 1.0
     n = len(joints)
     for name, value in (("jnt_missing", missing), ("headboxes_src", head_boxes), ("pos_pred_src", predictions)):
         if value is not None and len(value) != n:
@@ -365,8 +353,8 @@ def load_mpii_json(path: str | Path, gt_val_mat: str | Path | None = None) -> li
     for n, entry in enumerate(entries):
         if not isinstance(entry, dict):
             raise DatasetError(f"expected an object, got {type(entry).__name__}", file=path, record=n)
-        joints = _list_field(entry, "joints", (NUM_JOINTS, 2), file=path, record=n)
-        flags = _list_field(entry, "joints_vis", (NUM_JOINTS,), file=path, record=n)
+        joints = _list_field(entry, "joints", (MPII.num_joints, 2), file=path, record=n)
+        flags = _list_field(entry, "joints_vis", (MPII.num_joints,), file=path, record=n)
         center = _list_field(entry, "center", (2,), file=path, record=n)
         scale = _list_field(entry, "scale", (), file=path, record=n)
         annotated = flags > 0
@@ -380,7 +368,7 @@ def load_mpii_json(path: str | Path, gt_val_mat: str | Path | None = None) -> li
             raise DatasetError(f"scale must be positive, got {float(scale)}", file=path, record=n, field="scale")
         visible = annotated.copy()
         if "is_visible" in entry:  # hglearn's SynthPose export keeps the occlusion flags here
-            visible &= _list_field(entry, "is_visible", (NUM_JOINTS,), file=path, record=n) > 0
+            visible &= _list_field(entry, "is_visible", (MPII.num_joints,), file=path, record=n) > 0
         head_box = None
         if "head_box" in entry:  # also from the SynthPose export: 1-based [[x1, y1], [x2, y2]]
             head_box = _list_field(entry, "head_box", (2, 2), file=path, record=n) - 1.0
@@ -389,7 +377,7 @@ def load_mpii_json(path: str | Path, gt_val_mat: str | Path | None = None) -> li
             image=_image_path(entry.get("image"), file=path, record=n, field="image"),
             joints=np.where(annotated[:, None], joints - 1.0, 0.0), visible=visible,
             annotated=annotated, center=box_center, scale=box_scale, head_box=head_box)
-        check_record(record, n, file=path, num_joints=NUM_JOINTS)
+        check_record(record, n, file=path, num_joints=MPII.num_joints)
         records.append(record)
 
     if gt_val_mat is not None:
@@ -447,7 +435,7 @@ def load_mpii_annotations_json(path: str | Path, split: str = "train") -> list[P
         is_val = _bearpaw_flag(entry, n, path)
         if split != "all" and is_val != (split == "val"):
             continue
-        points = _list_field(entry, "joint_self", (NUM_JOINTS, 3), file=path, record=n)
+        points = _list_field(entry, "joint_self", (MPII.num_joints, 3), file=path, record=n)
         objpos = _list_field(entry, "objpos", (2,), file=path, record=n)
         scale = _list_field(entry, "scale_provided", (), file=path, record=n)
         annotated = ~((points[:, 0] == 0) & (points[:, 1] == 0))
@@ -463,6 +451,6 @@ def load_mpii_annotations_json(path: str | Path, split: str = "train") -> list[P
             image=_image_path(entry.get("img_paths"), file=path, record=n, field="img_paths"),
             joints=np.where(annotated[:, None], points[:, :2] - 1.0, 0.0), visible=flagged & annotated,
             annotated=annotated, center=center, scale=box_scale)
-        check_record(record, n, file=path, num_joints=NUM_JOINTS)
+        check_record(record, n, file=path, num_joints=MPII.num_joints)
         records.append(record)
     return records

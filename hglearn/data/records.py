@@ -1,26 +1,28 @@
-"""One annotated person, the error every loader raises, and safe paths under a dataset root.
+"""One annotated person, its prepared on-disk form, safe paths under a dataset root, and the
+reading of MATLAB files that the real datasets ship.
 
 Every dataset (SynthPose, MPII, LSP, FLIC) is read into a list of `PoseRecord`s; `PoseDataset`
 turns records into training tensors. Coordinates are 0-based image pixels with pixel centres on
 integers; the datasets' 1-based files are converted when they are read.
+
+The prepared format is what `hglearn data prepare` writes and every training run on a real dataset
+reads: one JSON file per split, ROOT/annotations/<split>.json, a list of records {"image": path
+relative to ROOT, "joints": [[x, y], ...] 0-based pixels, "visible": [bool, ...], "annotated":
+[bool, ...], "center": [x, y], "scale": s (crop side 200·s px), "head_box": [[x1, y1], [x2, y2]] or
+null}, the fields of `PoseRecord`. It lives here, beside the record, so that reading annotations
+does not need the downloader. `save_prepared` and `load_prepared` check every record.
+
+Taught in notebooks/09_training_on_mpii.ipynb.
 """
+import json
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 
-
-class DatasetError(ValueError):
-    """A problem with a dataset file, named by file, record index and field."""
-
-    def __init__(self, message: str, *, file: str | Path | None = None, record: int | None = None,
-                 field: str | None = None):
-        where = [f"file {file}" if file is not None else None,
-                 f"record {record}" if record is not None else None,
-                 f"field {field!r}" if field is not None else None]
-        where = ", ".join(w for w in where if w)
-        super().__init__(f"{where}: {message}" if where else message)
-        self.file, self.record, self.field = file, record, field
+from hglearn.errors import DatasetError
+from hglearn.files import atomic_path
+from hglearn.joints import JOINT_SETS
 
 
 @dataclass
@@ -99,3 +101,101 @@ def check_record(record: PoseRecord, index: int, *, file: str | Path | None, num
             fail(f"expected [[x1, y1], [x2, y2]] of finite numbers, got {record.head_box!r}", "head_box")
         if np.linalg.norm(box[1] - box[0]) == 0:
             fail(f"zero-size head box {box.tolist()}", "head_box")
+
+
+def read_mat(path: str | Path, *, squeeze: bool = True, required: tuple[str, ...] = ()) -> dict:
+    """The variables of a MATLAB file, with structs as attribute objects (`struct_as_record=False`).
+
+    squeeze: drop MATLAB's 1×1 dimensions (a lone struct then is the struct, not an array); keep
+    them where a one-person file would otherwise lose its person axis. A variable of `required`
+    that the file lacks, or a file scipy cannot parse, is a DatasetError naming the file (and the
+    variable); an absent file is a FileNotFoundError.
+    """
+    import scipy.io  # heavy: imported only when a .mat is read
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"annotation file not found: {path}")
+    try:
+        mat = scipy.io.loadmat(path, struct_as_record=False, squeeze_me=squeeze)
+    except Exception as error:  # scipy raises ValueError, TypeError, MatReadError... on a corrupt file
+        raise DatasetError(f"cannot read the .mat file: {error}", file=path) from None
+    for name in required:
+        if name not in mat:
+            raise DatasetError(f"no variable named {name!r}", file=path, field=name)
+    return mat
+
+
+# ---------------------------------------------------------------------------------------------
+# The prepared format
+
+def _to_json(record: PoseRecord) -> dict:
+    return {"image": record.image, "joints": np.asarray(record.joints, dtype=float).tolist(),
+            "visible": [bool(v) for v in record.visible], "annotated": [bool(a) for a in record.annotated],
+            "center": np.asarray(record.center, dtype=float).tolist(), "scale": float(record.scale),
+            "head_box": None if record.head_box is None else np.asarray(record.head_box, dtype=float).tolist()}
+
+
+def save_prepared(records: list[PoseRecord], path: str | Path) -> Path:
+    """Write records in the prepared format, atomically (a temporary file renamed over path), after
+    checking each one: a bad record raises DatasetError and nothing is written."""
+    path = Path(path)
+    num_joints = len(records[0].joints) if records else 0
+    for index, record in enumerate(records):
+        check_record(record, index, file=path, num_joints=num_joints)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps([_to_json(record) for record in records]), encoding="utf-8")
+    return path
+
+
+def _from_json(entry, index: int, path: Path) -> PoseRecord:
+    """One record of a prepared file, its types checked field by field (`check_record` does the rest)."""
+    if not isinstance(entry, dict):
+        raise DatasetError(f"expected an object, got {type(entry).__name__}", file=path, record=index)
+    fields = {}
+    for name, dtype in (("joints", np.float64), ("visible", bool), ("annotated", bool), ("center", np.float64)):
+        value = entry.get(name)
+        if value is None:
+            raise DatasetError("field missing", file=path, record=index, field=name)
+        if dtype is bool and not (isinstance(value, list) and all(v in (0, 1) for v in value)):
+            raise DatasetError(f"expected a list of booleans, got {value!r}", file=path, record=index, field=name)
+        try:
+            fields[name] = np.asarray(value, dtype=dtype)
+        except (TypeError, ValueError):
+            raise DatasetError(f"expected numbers, got {value!r}", file=path, record=index, field=name) from None
+    scale, head_box = entry.get("scale"), entry.get("head_box")
+    if not isinstance(scale, (int, float)) or isinstance(scale, bool):
+        raise DatasetError(f"expected a number, got {scale!r}", file=path, record=index, field="scale")
+    if head_box is not None:
+        try:
+            head_box = np.asarray(head_box, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DatasetError(f"expected numbers, got {head_box!r}", file=path, record=index,
+                               field="head_box") from None
+    return PoseRecord(image=entry.get("image"), scale=float(scale), head_box=head_box, **fields)
+
+
+def load_prepared(path: str | Path, num_joints: int | None = None) -> list[PoseRecord]:
+    """Read a prepared annotation file, checking every record (`check_record`). Without num_joints,
+    every record must have the first one's joint count, which must be a known joint set's."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            entries = json.load(f)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"prepared annotations not found: {path} (run `hglearn data prepare`)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DatasetError(f"cannot read the prepared annotations: {error}", file=path) from None
+    if not isinstance(entries, list):
+        raise DatasetError("expected a JSON list of records", file=path)
+    records = [_from_json(entry, index, path) for index, entry in enumerate(entries)]
+    if num_joints is None and records:
+        num_joints = len(records[0].joints)
+        known = sorted({joint_set.num_joints for joint_set in JOINT_SETS.values()}, reverse=True)
+        if num_joints not in known:
+            raise DatasetError(f"{num_joints} joints matches no joint set ({', '.join(map(str, known))})",
+                               file=path, record=0, field="joints")
+    for index, record in enumerate(records):
+        check_record(record, index, file=path, num_joints=num_joints)
+    return records

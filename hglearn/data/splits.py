@@ -10,14 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
+from hglearn.config import TrainConfig
+from hglearn.data.catalog import dataset_spec, eval_split
 from hglearn.data.dataset import PoseDataset, file_image_reader
-from hglearn.data.download import load_prepared
-from hglearn.data.records import PoseRecord
+from hglearn.data.records import PoseRecord, load_prepared
 from hglearn.data.synth import SynthConfig, SynthPose
 from hglearn.data.transforms import Augmentation
-from hglearn.joints import JOINT_SETS, MPII, JointSet
+from hglearn.errors import ConfigError
 
-DATASET_NAMES = ("synth", "mpii", "lsp", "lspet", "flic")
 SYNTH_VAL_SEED = 1_000_003
 
 
@@ -40,29 +40,19 @@ class CachedReader:
         return self.images[index]
 
 
-def eval_split(name: str) -> str:
-    """The split a dataset is scored on: MPII and SynthPose "val" (Tompson's split), LSP and FLIC "test"."""
-    if name == "lspet":
-        raise ValueError("LSP-extended has a training split only: evaluate on 'lsp'")
-    return "val" if name in ("synth", "mpii") else "test"
-
-
-def joint_set_of(name: str) -> JointSet:
-    if name not in DATASET_NAMES:
-        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASET_NAMES)}")
-    return MPII if name == "synth" else JOINT_SETS["lsp" if name == "lspet" else name]
-
-
 def make_dataset(name: str, split: str, *, input_res: int = 256, sigma: float = 1.0,
                  augment: Augmentation | None = None, seed: int = 0, root: str | None = None,
                  synth_difficulty: str = "cluttered", synth_images: int = 4096) -> PoseDataset:
-    """A PoseDataset for `name` ("synth", "mpii", "lsp", "lspet", "flic") and `split`.
+    """A PoseDataset for the dataset `name` of `hglearn.data.catalog.DATASETS` and one of its splits.
 
+    The catalogue says which splits exist and which joint set the records have, so a prepared file
+    with the wrong joint count is refused here rather than deep inside training.
     SynthPose: `synth_images` images of input_res pixels at `synth_difficulty`, drawn once and kept
     in memory; the training split uses `seed`, the validation split SYNTH_VAL_SEED.
     """
-    if name not in DATASET_NAMES:
-        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASET_NAMES)}")
+    spec = dataset_spec(name)
+    if split not in spec.splits:
+        raise ConfigError(f"dataset {name!r} has no split {split!r}; choose one of {', '.join(spec.splits)}")
     if name == "synth":
         synth_seed = seed if split == "train" else SYNTH_VAL_SEED
         synth = SynthPose(SynthConfig(image_size=input_res, difficulty=synth_difficulty, seed=synth_seed),
@@ -70,9 +60,25 @@ def make_dataset(name: str, split: str, *, input_res: int = 256, sigma: float = 
         records, read_image = synth.records(), CachedReader(synth.read_image)
     else:
         if root is None:
-            raise ValueError(f"dataset {name!r} needs its folder: set data_root (see data/README.md)")
+            raise ConfigError(f"dataset {name!r} needs its folder: set data_root (see data/README.md)")
         root_path = Path(root).expanduser()
-        records = load_prepared(root_path / "annotations" / f"{split}.json", joint_set_of(name).num_joints)
+        records = load_prepared(root_path / "annotations" / f"{split}.json", spec.joint_set.num_joints)
         read_image = file_image_reader(root_path)
-    return PoseDataset(records, read_image, joint_set_of(name), input_res=input_res, out_res=input_res // 4,
+    return PoseDataset(records, read_image, spec.joint_set, input_res=input_res, out_res=input_res // 4,
                        sigma=sigma, augment=augment, seed=seed)
+
+
+def make_val_set(cfg: TrainConfig, split: str | None = None) -> PoseDataset:
+    """The set a run is scored on: `split` (default: the dataset's evaluation split) of cfg.dataset,
+    at the run's input size and σ, without augmentation. SynthPose: cfg.val_images images."""
+    return make_dataset(cfg.dataset, split or eval_split(cfg.dataset), input_res=cfg.input_res, sigma=cfg.sigma,
+                        root=cfg.data_root, synth_difficulty=cfg.synth_difficulty, synth_images=cfg.val_images)
+
+
+def make_datasets(cfg: TrainConfig) -> tuple[PoseDataset, PoseDataset]:
+    """A run's training set (augmented when cfg.augment, seeded by cfg.seed) and validation set.
+    Training, `hglearn eval` and the notebooks all map a TrainConfig onto datasets through here."""
+    train_set = make_dataset(cfg.dataset, "train", input_res=cfg.input_res, sigma=cfg.sigma,
+                             augment=Augmentation() if cfg.augment else None, seed=cfg.seed, root=cfg.data_root,
+                             synth_difficulty=cfg.synth_difficulty, synth_images=cfg.synth_images)
+    return train_set, make_val_set(cfg)

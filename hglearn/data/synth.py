@@ -50,6 +50,7 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
+from hglearn.data.mpii import BOX_PAD, BOX_SHIFT
 from hglearn.data.records import PoseRecord
 from hglearn.files import atomic_path
 from hglearn.joints import MPII
@@ -277,8 +278,8 @@ def occluder_mask(occluders: list[Occluder], image_size: int) -> np.ndarray:
 def make_record(index: int, figure: Figure, mask: np.ndarray) -> PoseRecord:
     """The figure's PoseRecord: visible unless an occluder covers the joint's pixel.
 
-    center and scale: the crop square of side 200·scale is 1.25 × the drawn figure's longer side,
-    MPII's padding of the person box.
+    center and scale: the crop square of side 200·scale is `mpii.BOX_PAD` × the drawn figure's longer
+    side, MPII's padding of the person box, so that a SynthPose crop looks like an MPII one.
     """
     pixel = np.round(figure.joints).astype(int)  # inside the image by construction
     visible = ~mask[pixel[:, 1], pixel[:, 0]]
@@ -288,7 +289,7 @@ def make_record(index: int, figure: Figure, mask: np.ndarray) -> PoseRecord:
         visible=visible,
         annotated=np.ones(len(figure.joints), dtype=bool),
         center=figure.box.mean(axis=0),
-        scale=1.25 * float((figure.box[1] - figure.box[0]).max()) / 200,
+        scale=BOX_PAD * float((figure.box[1] - figure.box[0]).max()) / 200,
         head_box=head_box(figure.joints),
     )
 
@@ -529,8 +530,8 @@ class SynthPose:
 
 def export_entry(record: PoseRecord, file_name: str) -> dict:
     """One annotation in mmpose's MPII JSON layout (1-based), see `export`."""
-    scale_raw = record.scale / 1.25  # MPII loaders multiply the stored scale by 1.25 ...
-    center_raw = record.center - (0, 15 * scale_raw)  # ... and move the centre down 15·scale
+    scale_raw = record.scale / BOX_PAD  # `mpii.person_box` multiplies the stored scale by BOX_PAD ...
+    center_raw = record.center - (0, BOX_SHIFT * scale_raw)  # ... and moves the centre down BOX_SHIFT·scale
     return {
         "image": file_name,
         "center": (center_raw + 1).tolist(),
