@@ -220,6 +220,44 @@ def write_outputs(out_dir: Path, result: Evaluation, rows: list[dict], val_set, 
     return metrics
 
 
+def epoch_loader(train_set, cfg: TrainConfig, epoch: int, start: int, rank: int, world_size: int,
+                 device: torch.device) -> DataLoader:
+    """The batches of `epoch` from item `start` on, in the order EpochSampler fixes for (seed, epoch)."""
+    train_set.set_epoch(epoch)
+    sampler = EpochSampler(len(train_set), cfg.seed, epoch, start, rank, world_size)
+    return DataLoader(train_set, cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers, drop_last=True,
+                      pin_memory=device.type == "cuda")
+
+
+def fast_network(model, cfg: TrainConfig, device: torch.device, world_size: int):
+    """The network the step runs (channels_last, DDP across processes, torch.compile when asked) and
+    its autocast context (bfloat16 on CUDA when cfg.amp)."""
+    model = model.to(memory_format=torch.channels_last)  # suits cuDNN and oneDNN on a CPU (a third faster here)
+    torch.backends.cudnn.benchmark = device.type == "cuda"
+    net = torch.nn.parallel.DistributedDataParallel(model) if world_size > 1 else model
+    net = torch.compile(net) if cfg.compile else net
+    return net, torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda")
+
+
+def log_row(epoch: float, step: int, means: list[float], lr: float, val_pckh: float | None, images_per_s: float) -> dict:
+    """One row of log.csv: the epoch's mean loss, then each stack's (loss_stack1 ... loss_stackS)."""
+    stacks = {f"loss_stack{s + 1}": value for s, value in enumerate(means[1:])}
+    return {"epoch": round(epoch, 3), "step": step, "loss": means[0], **stacks, "lr": lr, "val_pckh": val_pckh,
+            "images_per_s": images_per_s}
+
+
+def save_epoch(out_dir: Path, rows: list[dict], best: float, state) -> float:
+    """last.pt, best.pt when this epoch's score beats `best`, and log.csv; returns the new best.
+    `state(best=...)` builds the checkpoint's dict."""
+    score = rows[-1]["val_pckh"]
+    if score is not None and score > best:
+        best = score
+        save_checkpoint(out_dir / "best.pt", state(best=best))
+    save_checkpoint(out_dir / "last.pt", state(best=best))
+    write_log(out_dir / "log.csv", rows)
+    return best
+
+
 # --- the loop ------------------------------------------------------------------------------------
 
 def train(cfg: TrainConfig) -> dict:
@@ -247,25 +285,15 @@ def train(cfg: TrainConfig) -> dict:
             out_dir.mkdir(parents=True, exist_ok=True)
             print(f"training {model_cfg} ({count_parameters(model):,} parameters) on {cfg.dataset}: "
                   f"{len(train_set)} images, {max_steps} steps", flush=True)
-
-        # channels_last suits both cuDNN's tensor cores and oneDNN on a CPU (a third faster here).
-        model = model.to(memory_format=torch.channels_last)
-        torch.backends.cudnn.benchmark = device.type == "cuda"
-        net = torch.nn.parallel.DistributedDataParallel(model) if world_size > 1 else model
-        net = torch.compile(net) if cfg.compile else net
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda")
+        net, autocast = fast_network(model, cfg, device, world_size)
         loss_fn = partial(training_loss, intermediate_supervision=cfg.intermediate_supervision,
                           dlm_weight=cfg.dlm_weight, dlm=model.dlm if model_cfg.dlm else None)
         bar = tqdm(total=max_steps, initial=step, disable=not cfg.progress or rank != 0, desc="training", unit="step")
         while step < max_steps:
             epoch, start = divmod(step, steps_per_epoch)
-            train_set.set_epoch(epoch)
-            sampler = EpochSampler(len(train_set), cfg.seed, epoch, start * cfg.batch_size, rank, world_size)
-            loader = DataLoader(train_set, cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers,
-                                drop_last=True, pin_memory=device.type == "cuda")
             net.train()
             sums, steps, epoch_started = 0, 0, time.perf_counter()  # sums: (1 + S,) loss and per-stack losses
-            for batch in loader:
+            for batch in epoch_loader(train_set, cfg, epoch, start * cfg.batch_size, rank, world_size, device):
                 loss, per_stack = train_step(net, batch, optimizer, scheduler, autocast, loss_fn, device)
                 sums, step, steps = sums + torch.cat([loss[None], per_stack]).double(), step + 1, steps + 1
                 bar.update()
@@ -275,23 +303,14 @@ def train(cfg: TrainConfig) -> dict:
                     bar.set_postfix(loss=f"{sums[0].item() / steps:.2e}", epoch=epoch)
                 if epoch_done:
                     break
-
-            mean = (sums / steps).tolist()
-            val_pckh = None
-            if rank == 0 and (step >= max_steps or (step % steps_per_epoch == 0 and (epoch + 1) % cfg.eval_every == 0)):
-                val_pckh = evaluate(model, val_set, batch_size=cfg.eval_batch_size, device=device).metric.mean
             if rank == 0:
-                rows.append({"epoch": round(step / steps_per_epoch, 3), "step": step, "loss": mean[0],
-                             **{f"loss_stack{s + 1}": v for s, v in enumerate(mean[1:])},
-                             "lr": optimizer.param_groups[0]["lr"], "val_pckh": val_pckh,
-                             "images_per_s": steps * cfg.batch_size * world_size / (time.perf_counter() - epoch_started)})
-                state = partial(run_state, cfg, model_cfg, model, optimizer, scheduler, step=step,
-                                epoch=step // steps_per_epoch, rows=rows)
-                if val_pckh is not None and val_pckh > best:
-                    best = val_pckh
-                    save_checkpoint(out_dir / "best.pt", state(best=best))
-                save_checkpoint(out_dir / "last.pt", state(best=best))
-                write_log(out_dir / "log.csv", rows)
+                scored = step >= max_steps or (step % steps_per_epoch == 0 and (epoch + 1) % cfg.eval_every == 0)
+                val_pckh = evaluate(model, val_set, batch_size=cfg.eval_batch_size, device=device).metric.mean if scored else None
+                images_per_s = steps * cfg.batch_size * world_size / (time.perf_counter() - epoch_started)
+                rows.append(log_row(step / steps_per_epoch, step, (sums / steps).tolist(),
+                                    optimizer.param_groups[0]["lr"], val_pckh, images_per_s))
+                best = save_epoch(out_dir, rows, best, partial(run_state, cfg, model_cfg, model, optimizer, scheduler,
+                                                               step=step, epoch=step // steps_per_epoch, rows=rows))
             if world_size > 1:
                 dist.barrier()
         bar.close()

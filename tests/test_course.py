@@ -1,5 +1,4 @@
 """The course machinery: exercises built from solutions, the drift check, the check verdicts."""
-import shutil
 from pathlib import Path
 
 import nbformat

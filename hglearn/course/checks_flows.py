@@ -3,7 +3,6 @@ change-of-variables log-density of a flow, and the RLE loss, each compared with 
 and `hglearn.losses`.
 """
 import torch
-from torch import nn
 
 from hglearn.course.checking import Verdict, check_function
 from hglearn.flows import MASKS, AffineCoupling, RealNVP

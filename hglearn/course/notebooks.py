@@ -22,7 +22,6 @@ that, in Colab only, clones the course repository and installs it.
 import copy
 import json
 import re
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
