@@ -40,11 +40,22 @@ def load_checkpoint(path: str | Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, pickle.UnpicklingError) as error:
-        raise CheckpointError(f"{path} is not a readable hglearn checkpoint (truncated or corrupt?): {error}") from None
+        raise CheckpointError(f"{path} is not a readable hglearn checkpoint (truncated, corrupt, or another kind "
+                              f"of file): {torch_reason(error)}") from None
     missing = set(REQUIRED) - set(state) if isinstance(state, dict) else {"all"}
     if missing:
         raise CheckpointError(f"{path} is not an hglearn checkpoint: missing {sorted(missing)}")
     return state
+
+
+def torch_reason(error: Exception) -> str:
+    """The informative line of torch.load's error. Its weights-only message begins with advice to
+    load with weights_only=False, which would run whatever code the file holds: never for hglearn."""
+    text = str(error)
+    if "WeightsUnpickler error:" in text:
+        lines = [line.strip() for line in text.split("WeightsUnpickler error:", 1)[1].splitlines() if line.strip()]
+        return f"it holds something other than tensors and plain values ({lines[0] if lines else 'unknown'})"
+    return text.strip().splitlines()[0] if text.strip() else type(error).__name__
 
 
 def stored_configs(state: dict, path: str | Path) -> tuple[ModelConfig, TrainConfig]:

@@ -28,6 +28,8 @@ def train_config_from_args(words: list[str]) -> TrainConfig:
     changes = {}
     if words and not words[0].startswith("--"):
         path = words.pop(0)
+        if "=" in path and not Path(path).exists():
+            raise ConfigError(f"{path!r}: options are written --{path} (a first word without -- is a TOML config file)")
         changes.update(load_toml(path))
         try:
             override(TrainConfig(), **changes)
@@ -42,9 +44,15 @@ def train_config_from_args(words: list[str]) -> TrainConfig:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    from hglearn.errors import RunInterrupted
     from hglearn.train import train
 
-    train(train_config_from_args(list(args.options)))
+    try:
+        train(train_config_from_args(list(args.options)))
+    except RunInterrupted as stopped:  # say how to go on, with the words the run was started with
+        words = [w for w in args.options if not w.startswith("--resume=")]
+        raise RunInterrupted(f"{stopped}; continue it with: hglearn train {' '.join([*words, '--resume=last'])}",
+                             signal_number=stopped.exit_code - 128, checkpoint=stopped.checkpoint) from None
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
@@ -59,7 +67,11 @@ def cmd_eval(args: argparse.Namespace) -> None:
     changes = {"dataset": args.dataset, "data_root": args.data_root, "synth_difficulty": args.synth_difficulty}
     cfg = dataclasses.replace(cfg, **{k: v for k, v in changes.items() if v is not None})
     device = pick_device(args.device)
-    result = evaluate(model.to(device), make_val_set(cfg, args.split), flip=args.flip, scales=args.scales,
+    dataset = make_val_set(cfg, args.split)
+    what = f"{cfg.synth_difficulty} SynthPose" if cfg.dataset == "synth" else f"{cfg.dataset} in {cfg.data_root}"
+    print(f"scoring {args.checkpoint} on {len(dataset)} people of {what} ({args.split or 'evaluation'} split), "
+          f"flip test {'on' if args.flip else 'off'}, scales {', '.join(map(str, args.scales))}", flush=True)
+    result = evaluate(model.to(device), dataset, flip=args.flip, scales=args.scales,
                       batch_size=cfg.eval_batch_size, device=device)
     print(result.metric)
     if args.save_mat:
@@ -69,6 +81,8 @@ def cmd_eval(args: argparse.Namespace) -> None:
 def cmd_export(args: argparse.Namespace) -> None:
     from hglearn.checkpoints import export_model
 
+    if not Path(args.out).parent.is_dir():
+        raise ConfigError(f"{args.out}: the folder {Path(args.out).parent} does not exist; create it first")
     out = export_model(args.checkpoint, args.out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): model and configs, no optimizer state")
 
@@ -83,6 +97,8 @@ def cmd_profile(args: argparse.Namespace) -> None:
     print(f"\n{args.name} at {args.input}x{args.input}")
     print(f"  parameters   {stats['params']:,}")
     print(f"  FLOPs        {stats['flops'] / 1e9:.2f} G  (fvcore: one multiply-add = one FLOP)")
+    print("  (torchinfo's \"mult-adds\" above is its own estimate, layer by layer; the FLOPs are fvcore's count of\n"
+          "   each operator's multiply-adds, the figure the README and the notebooks quote)")
     if stats["latency_ms"] is not None:
         print(f"  latency      {stats['latency_ms']:.1f} ms  (batch 1, median of {args.repeats}, {stats['device']})")
 
@@ -104,7 +120,7 @@ def cmd_course(args: argparse.Namespace) -> None:
     from hglearn.course import notebooks
 
     if args.action == "build":
-        for path in notebooks.build():
+        for path in notebooks.build(force=args.force):
             print(f"wrote {path}")
     else:
         seconds = notebooks.record(names=args.names, timeout=args.timeout)
@@ -173,8 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.set_defaults(run=cmd_eval)
 
     export = commands.add_parser("export", help="keep only the model and its configs of a checkpoint (for sharing)")
-    export.add_argument("checkpoint")
-    export.add_argument("out")
+    export.add_argument("checkpoint", help="a checkpoint written by hglearn train (e.g. runs/synth/best.pt)")
+    export.add_argument("out", help="the file to write (its folder must exist); it loads like any checkpoint "
+                        "but cannot be resumed")
     export.set_defaults(run=cmd_export)
 
     profile = commands.add_parser("profile", help="parameters, FLOPs, layer summary and latency of a preset")
@@ -190,7 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
     course = commands.add_parser("course", help="build the exercise notebooks; re-record the solutions")
     course.add_argument("action", choices=["build", "record"],
                         help="build: notebooks/ from solutions/; record: run the solutions afresh, then build")
-    course.add_argument("names", nargs="*", help="record only notebooks whose name starts so (e.g. 03)")
+    course.add_argument("names", nargs="*", default=[], help="optional, with record: only the notebooks whose "
+                        "name starts so (e.g. 03 05); default all")
+    course.add_argument("--force", action="store_true", help="with build: overwrite exercise notebooks that were "
+                        "edited (a student's work in notebooks/ is lost)")
     course.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell (default 900)")
     course.set_defaults(run=cmd_course)
     return parser
@@ -206,8 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.run(args)
     except (HglearnError, FileNotFoundError) as error:  # anything else is a bug: keep its traceback
-        print(f"hglearn {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        print(f"hglearn {args.command}: {'' if hasattr(error, 'exit_code') else 'error: '}{error}", file=sys.stderr)
+        return getattr(error, "exit_code", 2)
     return 0
 
 

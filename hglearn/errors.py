@@ -44,3 +44,12 @@ class CourseError(HglearnError, ValueError):
 
 class TrainingError(HglearnError, RuntimeError):
     """Training cannot go on (a non-finite loss); the message says which checkpoint is safe."""
+
+
+class RunInterrupted(HglearnError):
+    """Training stopped by SIGINT (Ctrl-C) or SIGTERM after saving the current step; the command
+    line exits with the conventional status 128 + the signal's number."""
+
+    def __init__(self, message: str, *, signal_number: int, checkpoint):
+        super().__init__(message)
+        self.exit_code, self.checkpoint = 128 + signal_number, checkpoint

@@ -17,6 +17,8 @@ import io
 import json
 import math
 import os
+import signal
+import threading
 import time
 from contextlib import contextmanager
 from functools import partial
@@ -30,9 +32,9 @@ from tqdm.auto import tqdm
 from hglearn.checkpoints import load_checkpoint, save_checkpoint
 from hglearn.config import TrainConfig
 from hglearn.data.catalog import dataset_spec
-from hglearn.data.splits import make_datasets
+from hglearn.data.splits import draw_pool, make_datasets
 from hglearn.dlm import dlm_loss
-from hglearn.errors import CheckpointError, ConfigError, TrainingError
+from hglearn.errors import CheckpointError, ConfigError, RunInterrupted, TrainingError
 from hglearn.evaluate import Evaluation, choose_metric, evaluate
 from hglearn.files import atomic_path
 from hglearn.losses import heatmap_mse, stacked_heatmap_loss
@@ -154,6 +156,44 @@ def stop_if_not_finite(loss_sum: torch.Tensor, step: int, world_size: int, last_
     if bad.item():
         kept = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
         raise TrainingError(f"the loss is {loss_sum.item()} by step {step}: stopping; {kept}. Try a lower lr.")
+
+
+class StopRequest:
+    """SIGINT (Ctrl-C, or a notebook's interrupt) and SIGTERM while training: the first asks the
+    loop to stop after the step it is in, so that the checkpoint it saves is a whole step; a second
+    SIGINT interrupts at once. Outside the main thread (where handlers cannot be set) it does nothing."""
+
+    def __init__(self):
+        self.signal_number, self.previous = None, {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = {n: signal.signal(n, self.handle) for n in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc):
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+
+    def handle(self, number, frame):
+        if number == signal.SIGINT and self.signal_number is not None:
+            raise KeyboardInterrupt
+        self.signal_number = number
+
+    def now(self, synced: bool, world_size: int) -> bool:
+        """Whether to stop here. Several processes agree only where they sync anyway (`synced`)."""
+        if world_size == 1:
+            return self.signal_number is not None
+        if not synced:
+            return False
+        flag = torch.tensor(float(self.signal_number is not None))
+        dist.all_reduce(flag)
+        return bool(flag.item())
+
+    def interrupted(self, step: int, max_steps: int, checkpoint: Path) -> RunInterrupted:
+        number = self.signal_number or signal.SIGINT
+        return RunInterrupted(f"stopped at step {step} of {max_steps} by {signal.Signals(number).name}; the run is "
+                              f"saved in {checkpoint}", signal_number=number, checkpoint=checkpoint)
 
 
 def resume(path: Path, model, optimizer, scheduler) -> tuple[int, float, list[dict]]:
@@ -285,34 +325,46 @@ def train(cfg: TrainConfig) -> dict:
             out_dir.mkdir(parents=True, exist_ok=True)
             print(f"training {model_cfg} ({count_parameters(model):,} parameters) on {cfg.dataset}: "
                   f"{len(train_set)} images, {max_steps} steps", flush=True)
+        if cfg.num_workers == 0:  # drawn here, so that the training bar's estimate holds from the start
+            for dataset, what in ((train_set, "training"), (val_set, "validation")):
+                draw_pool(dataset, progress=cfg.progress and rank == 0, desc=f"drawing the {what} images")
         net, autocast = fast_network(model, cfg, device, world_size)
         loss_fn = partial(training_loss, intermediate_supervision=cfg.intermediate_supervision,
                           dlm_weight=cfg.dlm_weight, dlm=model.dlm if model_cfg.dlm else None)
         bar = tqdm(total=max_steps, initial=step, disable=not cfg.progress or rank != 0, desc="training", unit="step")
-        while step < max_steps:
-            epoch, start = divmod(step, steps_per_epoch)
-            net.train()
-            sums, steps, epoch_started = 0, 0, time.perf_counter()  # sums: (1 + S,) loss and per-stack losses
-            for batch in epoch_loader(train_set, cfg, epoch, start * cfg.batch_size, rank, world_size, device):
-                loss, per_stack = train_step(net, batch, optimizer, scheduler, autocast, loss_fn, device)
-                sums, step, steps = sums + torch.cat([loss[None], per_stack]).double(), step + 1, steps + 1
-                bar.update()
-                epoch_done = step >= max_steps or step % steps_per_epoch == 0
-                if epoch_done or step % cfg.log_every == 0:  # the host waits for the device only here
-                    stop_if_not_finite(sums[0], step, world_size, out_dir / "last.pt" if rows else None)
-                    bar.set_postfix(loss=f"{sums[0].item() / steps:.2e}", epoch=epoch)
-                if epoch_done:
-                    break
-            if rank == 0:
-                scored = step >= max_steps or (step % steps_per_epoch == 0 and (epoch + 1) % cfg.eval_every == 0)
-                val_pckh = evaluate(model, val_set, batch_size=cfg.eval_batch_size, device=device).metric.mean if scored else None
-                images_per_s = steps * cfg.batch_size * world_size / (time.perf_counter() - epoch_started)
-                rows.append(log_row(step / steps_per_epoch, step, (sums / steps).tolist(),
-                                    optimizer.param_groups[0]["lr"], val_pckh, images_per_s))
-                best = save_epoch(out_dir, rows, best, partial(run_state, cfg, model_cfg, model, optimizer, scheduler,
-                                                               step=step, epoch=step // steps_per_epoch, rows=rows))
-            if world_size > 1:
-                dist.barrier()
+        with StopRequest() as stop:
+            while step < max_steps:
+                epoch, start = divmod(step, steps_per_epoch)
+                net.train()
+                sums, steps, epoch_started = 0, 0, time.perf_counter()  # sums: (1 + S,) loss and per-stack losses
+                for batch in epoch_loader(train_set, cfg, epoch, start * cfg.batch_size, rank, world_size, device):
+                    loss, per_stack = train_step(net, batch, optimizer, scheduler, autocast, loss_fn, device)
+                    sums, step, steps = sums + torch.cat([loss[None], per_stack]).double(), step + 1, steps + 1
+                    bar.update()
+                    epoch_done, synced = step >= max_steps or step % steps_per_epoch == 0, step % cfg.log_every == 0
+                    if epoch_done or synced:  # the host waits for the device only here
+                        stop_if_not_finite(sums[0], step, world_size, out_dir / "last.pt" if rows else None)
+                        bar.set_postfix(loss=f"{sums[0].item() / steps:.2e}", epoch=epoch)
+                    if epoch_done:
+                        break
+                    if stop.now(synced, world_size):  # a whole step, mid-epoch: save it, then stop
+                        stop_if_not_finite(sums[0], step, world_size, out_dir / "last.pt" if rows else None)
+                        if rank == 0:
+                            save_checkpoint(out_dir / "last.pt", run_state(cfg, model_cfg, model, optimizer, scheduler,
+                                            step=step, epoch=epoch, best=best, rows=rows))
+                        raise stop.interrupted(step, max_steps, out_dir / "last.pt")
+                if rank == 0:
+                    scored = step >= max_steps or (step % steps_per_epoch == 0 and (epoch + 1) % cfg.eval_every == 0)
+                    val_pckh = evaluate(model, val_set, batch_size=cfg.eval_batch_size, device=device).metric.mean if scored else None
+                    images_per_s = steps * cfg.batch_size * world_size / (time.perf_counter() - epoch_started)
+                    rows.append(log_row(step / steps_per_epoch, step, (sums / steps).tolist(),
+                                        optimizer.param_groups[0]["lr"], val_pckh, images_per_s))
+                    best = save_epoch(out_dir, rows, best, partial(run_state, cfg, model_cfg, model, optimizer,
+                                                                   scheduler, step=step, epoch=step // steps_per_epoch, rows=rows))
+                if world_size > 1:
+                    dist.barrier()
+                if step < max_steps and stop.now(True, world_size):  # the epoch's checkpoint is saved
+                    raise stop.interrupted(step, max_steps, out_dir / "last.pt")
         bar.close()
 
         if rank != 0:

@@ -103,3 +103,41 @@ def test_python_dash_m_hglearn_is_the_command(tmp_path):
     done = subprocess.run([sys.executable, "-m", "hglearn", "export", str(tmp_path / "missing.pt"), "out.pt"],
                           capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 2 and "checkpoint not found" in done.stderr and not (tmp_path / "out.pt").exists()
+
+
+def test_a_bare_key_value_is_explained_not_taken_for_a_file(capsys):
+    assert main(["train", "lr=1"]) == 2
+    assert "options are written --lr=1" in capsys.readouterr().err
+
+
+def test_export_refuses_a_missing_folder_and_explains_its_arguments(tmp_path, capsys):
+    assert main(["export", str(tmp_path / "a.pt"), str(tmp_path / "no" / "such" / "model.pt")]) == 2
+    assert "does not exist; create it first" in capsys.readouterr().err
+    assert not (tmp_path / "no").exists()
+    with pytest.raises(SystemExit):
+        main(["export", "--help"])
+    out = capsys.readouterr().out
+    assert "written by hglearn train" in out and "cannot be resumed" in out
+
+
+def test_course_names_are_optional(capsys):
+    from hglearn.cli import build_parser
+
+    args = build_parser().parse_args(["course", "record"])
+    assert args.names == [] and not args.force
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["course"])
+    required = next(line for line in capsys.readouterr().err.splitlines() if "required" in line)
+    assert required.endswith("required: action")  # not the names
+
+
+def test_a_file_that_is_not_a_checkpoint_gets_no_advice_to_load_it_unsafely(tmp_path):
+    import pickle
+
+    from hglearn.checkpoints import load_checkpoint
+
+    with open(tmp_path / "object.pt", "wb") as f:
+        pickle.dump({"model": print}, f, protocol=2)  # a pickle that would call code
+    with pytest.raises(errors.CheckpointError) as caught:
+        load_checkpoint(tmp_path / "object.pt")
+    assert "weights_only" not in str(caught.value) and "object.pt" in str(caught.value)

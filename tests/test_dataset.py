@@ -203,7 +203,7 @@ def mpii_sample_records() -> list[PoseRecord]:
     return records
 
 
-@pytest.mark.skipif(not MPII_SAMPLES.is_dir(), reason="MPII samples (../shared/testdata) not present")
+@pytest.mark.skipif(not MPII_SAMPLES.is_dir(), reason="real MPII and LSP files are kept outside the repository, in ../shared/testdata, which this machine lacks; the test runs where that folder exists")
 def test_real_mpii_crops_put_the_heatmap_peaks_on_the_joints():
     records = mpii_sample_records()
     dataset = PoseDataset(records, file_image_reader(MPII_SAMPLES), MPII)

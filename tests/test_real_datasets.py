@@ -244,7 +244,7 @@ def test_unreadable_json_names_the_file(tmp_path):
         load_mpii_json(path)
 
 
-@pytest.mark.skipif(not TESTDATA.is_dir(), reason="../shared/testdata is absent")
+@pytest.mark.skipif(not TESTDATA.is_dir(), reason="real MPII and LSP files are kept outside the repository, in ../shared/testdata, which this machine lacks; the test runs where that folder exists")
 def test_real_tompson_ground_truth():
     path = TESTDATA / "mpii_val_tompson" / "detections_our_format.mat"
     truth = load_mpii_gt_val(path)
@@ -257,7 +257,7 @@ def test_real_tompson_ground_truth():
     assert (truth.head_boxes[:, 1] > truth.head_boxes[:, 0]).all()  # [[x1, y1], [x2, y2]]
 
 
-@pytest.mark.skipif(not TESTDATA.is_dir(), reason="../shared/testdata is absent")
+@pytest.mark.skipif(not TESTDATA.is_dir(), reason="real MPII and LSP files are kept outside the repository, in ../shared/testdata, which this machine lacks; the test runs where that folder exists")
 def test_real_mmpose_json_matches_the_real_ground_truth(tmp_path):
     # mmpose's test file holds the first five validation people: its joints equal pos_gt_src, so the
     # JSON is 1-based like the .mat. A .mat of those five people checks the matching end to end.

@@ -130,6 +130,7 @@ def test_the_host_reads_the_loss_every_log_every_steps_and_at_epoch_ends(tmp_pat
 @pytest.mark.slow
 def test_an_exported_model_is_smaller_loads_alike_and_cannot_be_resumed(tmp_path, capsys, tiny_config):
     train(override(tiny_config, out_dir=str(tmp_path), epochs=1))
+    (tmp_path / "shared").mkdir()
     assert main(["export", str(tmp_path / "last.pt"), str(tmp_path / "shared" / "model.pt")]) == 0
     assert "no optimizer state" in capsys.readouterr().out
     exported = tmp_path / "shared" / "model.pt"
@@ -275,3 +276,61 @@ def test_the_shipped_checkpoint_is_the_default_run_exported():
                "batch_size", "optimizer", "lr", "lr_milestones", "lr_gamma", "weight_decay", "seed",
                "intermediate_supervision")
     assert {k: getattr(stored, k) for k in shaping} == {k: getattr(default, k) for k in shaping}
+
+
+def signal_at_step(monkeypatch, number: int, at: int) -> None:
+    """Make the process send itself `number` during training step `at` (1-based), as Ctrl-C would."""
+    import os
+
+    real, calls = train_module.train_step, {"n": 0}
+
+    def step(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == at:
+            os.kill(os.getpid(), number)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_step", step)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["SIGINT", "SIGTERM"])
+def test_a_signal_stops_after_the_step_saves_it_and_the_run_resumes_bit_for_bit(tmp_path, monkeypatch, capsys,
+                                                                                  tiny_config, name):
+    import signal as signals
+
+    number = getattr(signals, name)
+    whole = override(tiny_config, out_dir=str(tmp_path / "whole"))
+    train(whole)
+    signal_at_step(monkeypatch, number, at=5)  # mid-epoch: an epoch has 8 steps
+    words = ["--channels=16", "--depth=2", "--input_res=32", "--synth_images=128", "--val_images=16",
+             "--batch_size=16", "--epochs=2", "--lr_milestones=1", "--eval_every=1", "--flip_test=false",
+             "--progress=false", "--device=cpu", f"--out_dir={tmp_path / 'part'}"]
+    before = signals.getsignal(number)
+    assert main(["train", *words]) == 128 + number  # the shell's convention for a signal
+    err = capsys.readouterr().err
+    assert f"stopped at step 5 of 16 by {name}" in err and err.count("\n") == 1  # one line, no traceback
+    assert f"continue it with: hglearn train {' '.join(words)} --resume=last" in err
+    assert signals.getsignal(number) == before  # the run put the handlers back
+    monkeypatch.undo()
+    assert load_checkpoint(tmp_path / "part" / "last.pt")["step"] == 5
+    train(override(whole, out_dir=str(tmp_path / "part"), resume="last"))
+    a, b = (load_checkpoint(tmp_path / run / "last.pt") for run in ("whole", "part"))
+    assert a["step"] == b["step"] == 16 and all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+
+
+@pytest.mark.slow
+def test_drawing_the_image_pool_first_changes_nothing_that_is_trained(tmp_path, monkeypatch, tiny_config):
+    train(override(tiny_config, out_dir=str(tmp_path / "drawn"), epochs=1))
+    monkeypatch.setattr(train_module, "draw_pool", lambda *args, **kwargs: None)
+    train(override(tiny_config, out_dir=str(tmp_path / "lazy"), epochs=1))
+    a, b = (load_checkpoint(tmp_path / run / "last.pt")["model"] for run in ("drawn", "lazy"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_draw_pool_reads_every_synthpose_image_once():
+    from hglearn.data.splits import draw_pool
+
+    dataset = make_dataset("synth", "val", input_res=32, synth_images=5)
+    draw_pool(dataset, progress=False)
+    assert sorted(dataset.read_image.images) == list(range(5))
