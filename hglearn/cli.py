@@ -97,8 +97,9 @@ def cmd_profile(args: argparse.Namespace) -> None:
     print(f"\n{args.name} at {args.input}x{args.input}")
     print(f"  parameters   {stats['params']:,}")
     print(f"  FLOPs        {stats['flops'] / 1e9:.2f} G  (fvcore: one multiply-add = one FLOP)")
-    print("  (torchinfo's \"mult-adds\" above is its own estimate, layer by layer; the FLOPs are fvcore's count of\n"
-          "   each operator's multiply-adds, the figure the README and the notebooks quote)")
+    print("  (torchinfo's \"mult-adds\" above count each layer's parameters, biases included, once per output\n"
+          "   position; fvcore's FLOPs count the multiply-adds of each operator, without biases: the figure the\n"
+          "   README and the notebooks quote)")
     if stats["latency_ms"] is not None:
         print(f"  latency      {stats['latency_ms']:.1f} ms  (batch 1, median of {args.repeats}, {stats['device']})")
 

@@ -252,6 +252,7 @@ def test_eval_command_scores_a_checkpoint_and_saves_mpii_predictions(tmp_path, c
                  "--save-mat", str(mat), "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert out.count("PCKh@0.5") == 1 and "Shoulder" in out  # the table, printed once
+    assert f"on {tiny_config.val_images} people of plain SynthPose" in out and "flip test on, scales 0.9, 1.0" in out
     import scipy.io
 
     assert scipy.io.loadmat(mat)["preds"].shape == (tiny_config.val_images, 16, 2)
