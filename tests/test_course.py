@@ -1,4 +1,8 @@
-"""The course machinery: exercises built from solutions, the drift check, the check verdicts."""
+"""The course machinery: exercises built from solutions, the drift check, the notebooks as a front end
+opens them, the check verdicts."""
+import ast
+import pkgutil
+import re
 from pathlib import Path
 
 import nbformat
@@ -7,10 +11,12 @@ import pytest
 import torch
 from torch import nn
 
+import hglearn.course
 from hglearn.course import checking, notebooks
 from hglearn.course.notebooks import CourseError, build, exercise_notebook, strip_solutions
 
 ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted([*(ROOT / "solutions").glob("*.ipynb"), *(ROOT / "notebooks").glob("*.ipynb")])
 
 SOLVED = '''def receptive_field(layers):
     """Receptive field of a stack of convolutions."""
@@ -30,6 +36,16 @@ def test_strip_solutions_replaces_the_region_by_a_named_stub_at_its_indentation(
     assert '    raise NotImplementedError("Exercise 2 (receptive_field): your code here")' in out.splitlines()
     assert out.splitlines()[1] == '    """Receptive field of a stack of convolutions."""'  # prose kept
     assert out.endswith("print(receptive_field([(3, 1)]))")
+
+
+def test_strip_solutions_names_a_method_with_its_class():
+    source = ("class Block(nn.Module):\n    def forward(self, x):\n        ### BEGIN SOLUTION\n"
+              "        return x\n        ### END SOLUTION\n\ndef after():\n    ### BEGIN SOLUTION\n    pass\n"
+              "    ### END SOLUTION")
+    assert strip_solutions(source, "Exercise 3").splitlines() == [
+        "class Block(nn.Module):", "    def forward(self, x):",
+        '        raise NotImplementedError("Exercise 3 (Block.forward): your code here")', "",
+        "def after():", '    raise NotImplementedError("Exercise 3 (after): your code here")']
 
 
 def test_strip_solutions_at_top_level_uses_the_exercise_name():
@@ -68,14 +84,24 @@ def test_exercise_notebook_clears_outputs_counts_and_widget_state_and_keeps_the_
     assert exercise.cells[2].source == solution.cells[2].source  # the check cell stays
     assert all(c.outputs == [] and c.execution_count is None for c in exercise.cells if c.cell_type == "code")
     assert "widgets" not in exercise.metadata and "run_seconds" not in exercise.metadata["hglearn"]
+    assert exercise.metadata["kernelspec"] == notebooks.KERNELSPEC
+    assert exercise.metadata["hglearn"]["built"] == notebooks.cells_digest(exercise)
     assert solution.cells[1].outputs and "r += (k - 1) * d" in solution.cells[1].source  # untouched
 
 
+def test_widget_outputs_are_recorded_as_a_line_saying_to_run_the_cell():
+    nb = demo_notebook()
+    widget = {"application/vnd.jupyter.widget-view+json": {"model_id": "abc"},
+              "text/plain": "interactive(children=(IntSlider(value=64, description='channels'), ..."}
+    nb.cells[1].outputs.append(nbformat.v4.new_output("display_data", data=widget))
+    notebooks.with_widget_placeholders(nb)
+    assert nb.cells[1].outputs[1].data["text/plain"] == "(run this cell to use the controls)"
+    assert nb.cells[1].outputs[0].text == "3\n"  # other outputs unchanged
+
+
 def test_build_writes_colab_cells_from_the_one_setting_and_is_idempotent(tmp_path):
-    (tmp_path / "solutions").mkdir()
+    demo_course(tmp_path)
     (tmp_path / "README.md").write_text("x\n<!-- notebooks:start -->\n<!-- notebooks:end -->\n")
-    (tmp_path / "pyproject.toml").write_text('[tool.hglearn.course]\nrepository = "someone/course"\n')
-    nbformat.write(demo_notebook(), tmp_path / "solutions" / "01_demo.ipynb")
     [written] = build(tmp_path)
     exercise = nbformat.read(written, as_version=4)
     solution = nbformat.read(tmp_path / "solutions" / "01_demo.ipynb", as_version=4)
@@ -93,6 +119,34 @@ def test_build_writes_colab_cells_from_the_one_setting_and_is_idempotent(tmp_pat
     assert "| a demo | 3 s |" in (tmp_path / "README.md").read_text()
 
 
+def demo_course(root: Path) -> Path:
+    """A course of one solution notebook under `root`; returns the solution's path."""
+    (root / "solutions").mkdir()
+    (root / "pyproject.toml").write_text('[tool.hglearn.course]\nrepository = "someone/course"\n')
+    nbformat.write(demo_notebook(), root / "solutions" / "01_demo.ipynb")
+    return root / "solutions" / "01_demo.ipynb"
+
+
+def test_build_refuses_to_overwrite_an_edited_exercise_notebook_unless_forced(tmp_path):
+    solution_path = demo_course(tmp_path)
+    [written] = build(tmp_path)
+    solution = nbformat.read(solution_path, as_version=4)
+    solution.cells[4].source += "  # a clearer check"
+    nbformat.write(solution, solution_path)
+    [written] = build(tmp_path)  # solutions changed, exercises untouched: rebuilt without asking
+    assert "a clearer check" in written.read_text()
+
+    exercise = nbformat.read(written, as_version=4)
+    exercise.cells[3].source = "def receptive_field(layers):\n    return 42  # the student's work"
+    nbformat.write(exercise, written)
+    edited = written.read_text()
+    with pytest.raises(CourseError, match=r"01_demo.ipynb in .*notebooks: edited since .*build --force"):
+        build(tmp_path)
+    assert written.read_text() == edited  # nothing lost
+    build(tmp_path, force=True)
+    assert "the student's work" not in written.read_text()
+
+
 def test_missing_setting_is_a_clear_error(tmp_path):
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
     with pytest.raises(CourseError, match=r"pyproject.toml: \[tool.hglearn.course\] needs repository"):
@@ -100,12 +154,79 @@ def test_missing_setting_is_a_clear_error(tmp_path):
 
 
 def test_committed_exercise_notebooks_are_exactly_what_build_writes(tmp_path):
-    """Drift: solutions/ changed without `hglearn course build` (or notebooks/ edited by hand)."""
-    built = {p.name: p.read_text() for p in build(ROOT, out_dir=tmp_path)}
-    committed = {p.name: p.read_text() for p in (ROOT / "notebooks").glob("*.ipynb")}
-    assert set(committed) == set(built), "notebooks/ and solutions/ hold different notebooks: run `hglearn course build`"
+    """Drift: solutions/ changed without rebuilding notebooks/. Only what build generates is
+    compared, the cells' types and sources: not metadata, and not the outputs of a notebook run."""
+    def cells(paths):
+        return {p.name: notebooks.cells_digest(nbformat.read(p, as_version=4)) for p in paths}
+
+    built, committed = cells(build(ROOT, out_dir=tmp_path)), cells((ROOT / "notebooks").glob("*.ipynb"))
+    assert set(committed) == set(built), f"notebooks/ holds {sorted(committed)}, solutions/ {sorted(built)}"
     stale = [name for name in built if built[name] != committed[name]]
-    assert not stale, f"{stale} differ from their solutions: run `hglearn course build`"
+    assert not stale, (f"{stale}: their cells differ from what solutions/ generates. If you are working "
+                       "through the course, that is your own work in notebooks/ and nothing to fix; in the "
+                       "course's repository it means solutions/ changed without rebuilding the exercises.")
+
+
+def test_every_notebook_carries_the_kernelspec_jupyterlab_writes_so_opening_it_changes_nothing():
+    from ipykernel.kernelspec import KERNEL_NAME, get_kernel_dict
+
+    installed = get_kernel_dict()
+    assert notebooks.KERNELSPEC == {"display_name": installed["display_name"], "language": installed["language"],
+                                    "name": KERNEL_NAME}
+    wrong = [p.relative_to(ROOT) for p in NOTEBOOKS
+             if nbformat.read(p, as_version=4).metadata.get("kernelspec") != notebooks.KERNELSPEC]
+    assert not wrong, f"{wrong}: kernelspec is not {notebooks.KERNELSPEC}"
+
+
+def raises_when_run(source: str) -> list[int]:
+    """The lines of a cell's `raise` statements that run when the cell itself runs: those outside
+    any function (a class body runs when the class is defined)."""
+    pending, lines = list(ast.parse(source).body), []
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.Raise):
+            lines.append(node.lineno)
+        pending.extend(ast.iter_child_nodes(node))
+    return sorted(lines)
+
+
+def test_no_exercise_stub_raises_when_its_cell_runs():
+    """Stubs are inside functions: only the check, by calling one, meets the NotImplementedError."""
+    assert raises_when_run("def f():\n    raise NotImplementedError\nclass A:\n    raise ValueError") == [4]
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            if notebooks.is_stub(cell):
+                assert not raises_when_run(cell.source), f"{path.name}, cell {index} raises when it runs"
+
+
+def test_recorded_widgets_read_as_a_line_and_are_not_compared_by_nbval():
+    widget_cells = 0
+    for path in sorted((ROOT / "solutions").glob("*.ipynb")):
+        for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            widgets = [o for o in cell.get("outputs", []) if notebooks.WIDGET_VIEW in o.get("data", {})]
+            widget_cells += bool(widgets)
+            for output in widgets:
+                assert cell.source.startswith("# NBVAL_IGNORE_OUTPUT"), f"{path.name}, cell {index}"
+                assert output.data["text/plain"] == notebooks.WIDGET_PLACEHOLDER, f"{path.name}, cell {index}"
+    assert widget_cells >= 3  # notebooks 02, 06 and 10
+
+
+# An address as GitHub and JupyterLab autolink it: "PCKh@0.5" would render as a mailto: link.
+EMAIL = re.compile(r"[A-Za-z0-9._+-]+@[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+")
+CODE = re.compile(r"^(```|~~~).*?^\1|``.+?``|`[^`\n]+`", re.M | re.S)  # fences, then code spans
+
+
+def test_code_spans_keep_metric_names_from_rendering_as_email_links():
+    assert not EMAIL.search(CODE.sub("", "`PCKh@0.5` and\n```\nPCK@0.2\n```\n"))
+    texts = {"README.md": (ROOT / "README.md").read_text()}
+    for path in NOTEBOOKS:
+        for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            if cell.cell_type == "markdown":
+                texts[f"{path.relative_to(ROOT)}, cell {index}"] = cell.source
+    linked = {where: match.group() for where, text in texts.items() if (match := EMAIL.search(CODE.sub("", text)))}
+    assert not linked, f"would render as e-mail links (write them as code spans): {linked}"
 
 
 def test_readme_notebook_map_is_current():
@@ -139,7 +260,7 @@ def test_difference_reports_shape_values_and_type():
     assert "1 of 2 values differ" in checking.difference(np.array([50.0, 0.0]), np.array([50.0, nan]))
 
 
-def test_check_function_passes_right_code_fails_wrong_code_and_reraises_not_implemented():
+def test_check_function_passes_right_code_fails_wrong_code_and_raises_on_not_implemented():
     def square(x):
         return x * x
 
@@ -157,9 +278,33 @@ def test_check_function_passes_right_code_fails_wrong_code_and_reraises_not_impl
     verdict = checking.check_function(wrong, square, cases, "square")
     assert not verdict and "square(3): 6 instead of 9" in verdict.message  # 2 + 2 == 2 * 2
     assert "raised KeyError" in checking.check_function(broken, square, cases, "square").message
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(NotImplementedError):  # for the public check's reports_not_attempted to report
         checking.check_function(unsolved, square, cases, "square")
     assert repr(verdict).startswith("❌") and repr(checking.passed("ok")) == "✅ ok"
+
+
+CHECK_MODULES = [f"hglearn.course.{m.name}" for m in pkgutil.iter_modules(hglearn.course.__path__)
+                 if m.name.startswith("checks_")]
+PUBLIC_CHECKS = sorted(name for module in CHECK_MODULES for name in __import__(module, fromlist=["_"]).__all__)
+
+
+@pytest.mark.parametrize("name", PUBLIC_CHECKS)
+def test_every_check_reports_an_unsolved_exercise_as_not_attempted_in_one_line(name):
+    def unsolved(*args, **kwargs):  # what an exercise's stub does
+        raise NotImplementedError("Exercise 2 (Block.forward): your code here")
+
+    verdict = getattr(hglearn.course, name)(unsolved)
+    assert not verdict and not verdict.attempted
+    assert repr(verdict) == ("✏️ Exercise 2 (Block.forward): not attempted yet. Write it in the cell above, "
+                             "run that cell, then run this check again.")
+
+
+def test_a_student_own_not_implemented_error_is_named_with_the_function():
+    def lr_at(epoch, base_lr, milestones, gamma):
+        raise NotImplementedError("TODO the milestones")
+
+    verdict = hglearn.course.check_lr_at(lr_at)
+    assert not verdict.attempted and verdict.message.startswith("lr_at (NotImplementedError: TODO the milestones): ")
 
 
 class Reference(nn.Module):

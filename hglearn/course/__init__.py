@@ -4,7 +4,7 @@ In a notebook:
 
     from hglearn import course
     nb = course.setup()                       # seeds, device, run sizes
-    course.check_receptive_field(receptive_field)   # ✅ or ❌ with what differs
+    course.check_receptive_field(receptive_field)   # ✅, ❌ with what differs, or ✏️ not attempted yet
 
 `hglearn course build` and `hglearn course record` (in `hglearn.course.notebooks`, which needs
 the `dev` extra) write the exercise notebooks and re-record the solutions.

@@ -2,10 +2,13 @@
 several inputs and say, in one line, whether they agree or what differs (type, shape, values,
 parameter count).
 
-A check never hides `NotImplementedError`: an unsolved exercise raises it from its check cell,
-which is how an executed exercise notebook shows what is left to do. Any other exception from the
-student's code becomes a failed verdict that names it.
+An exercise not yet written raises `NotImplementedError` (its stub). Every public `check_*` is
+decorated with `reports_not_attempted`, which turns that into a "not attempted yet" verdict, so that
+Run All goes on past an unsolved exercise instead of stopping at a traceback. Any other exception
+from the student's code becomes a failed verdict that names it.
 """
+import functools
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -14,19 +17,24 @@ import numpy as np
 import torch
 from torch import nn
 
+NOT_ATTEMPTED = "not attempted yet"
+STUB_MESSAGE = re.compile(r"(.+): your code here")  # what an exercise's stub raises (hglearn.course.notebooks)
+
 
 @dataclass(frozen=True)
 class Verdict:
-    """What a check found. Shown in the notebook as one line; `bool(verdict)` is `passed`."""
+    """What a check found: passed, failed, or not attempted (the exercise still raises
+    `NotImplementedError`). Shown in the notebook as one line; `bool(verdict)` is `passed`."""
 
     passed: bool
     message: str
+    attempted: bool = True
 
     def __bool__(self) -> bool:
         return self.passed
 
     def __repr__(self) -> str:
-        return ("✅ " if self.passed else "❌ ") + self.message
+        return ("✅ " if self.passed else "❌ " if self.attempted else "✏️ ") + self.message
 
 
 def passed(message: str) -> Verdict:
@@ -37,8 +45,35 @@ def failed(message: str) -> Verdict:
     return Verdict(False, message)
 
 
+def not_attempted(error: NotImplementedError, student) -> Verdict:
+    """The verdict for a student's code that raised `NotImplementedError`, naming the exercise as its
+    stub does ("Exercise 2 (conv_params)"), else by the function's name and the error's text."""
+    text = str(error)
+    if stub := STUB_MESSAGE.fullmatch(text):
+        name = stub.group(1)
+    else:
+        name = getattr(student, "__name__", type(student).__name__)
+        name += f" (NotImplementedError: {text})" if text else ""
+    return Verdict(False, f"{name}: {NOT_ATTEMPTED}. Write it in the cell above, run that cell, then run this "
+                          "check again.", attempted=False)
+
+
+def reports_not_attempted(check: Callable[..., Verdict]) -> Callable[..., Verdict]:
+    """Decorates every public check: `NotImplementedError` from the student's code, which the checks
+    and `call` let through, becomes a not-attempted verdict instead of a traceback that stops Run All."""
+    @functools.wraps(check)
+    def checked(student, *args, **kwargs) -> Verdict:
+        try:
+            return check(student, *args, **kwargs)
+        except NotImplementedError as error:
+            return not_attempted(error, student)
+
+    return checked
+
+
 def call(function: Callable, *args, **kwargs) -> tuple[Any, Verdict | None]:
-    """The student's result, or a failed verdict naming the exception (NotImplementedError passes)."""
+    """The student's result, or a failed verdict naming the exception. `NotImplementedError` is
+    raised on, for `reports_not_attempted` to report."""
     try:
         return function(*args, **kwargs), None
     except NotImplementedError:

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from hglearn.blocks import MDLRB, Bottleneck
-from hglearn.course.checking import Verdict, check_function, check_module
+from hglearn.course.checking import Verdict, check_function, check_module, reports_not_attempted
 from hglearn.layers import SqueezeExcite
 
 __all__ = ["check_bottleneck", "check_bottleneck_parameters", "check_mdlrb", "check_squeeze_excite"]
@@ -30,6 +30,7 @@ def with_trained_batchnorm(module: nn.Module) -> nn.Module:
     return module
 
 
+@reports_not_attempted
 def check_bottleneck(student) -> Verdict:
     """The student's bottleneck class, `Block(cin, cout)`, against `hglearn.blocks.Bottleneck`:
     parameter count, output shape, and output values with the reference's weights, BatchNorm
@@ -43,6 +44,7 @@ def bottleneck_parameters_reference(cin: int, cout: int) -> int:
     return sum(p.numel() for p in Bottleneck(cin, cout).parameters())
 
 
+@reports_not_attempted
 def check_bottleneck_parameters(student) -> Verdict:
     """The student's formula for the parameters of `Bottleneck(cin, cout)`, against a count of the
     built module, at Newell's widths and with a 1×1 shortcut (cin ≠ cout)."""
@@ -50,6 +52,7 @@ def check_bottleneck_parameters(student) -> Verdict:
     return check_function(student, bottleneck_parameters_reference, cases, "bottleneck_parameters")
 
 
+@reports_not_attempted
 def check_mdlrb(student) -> Verdict:
     """The student's MDLRB class, `Block(cin, cout)`, against `hglearn.blocks.MDLRB` (dilations 2
     and 3): parameter count, output shape and values with the reference's weights."""
@@ -57,6 +60,7 @@ def check_mdlrb(student) -> Verdict:
     return check_module(student, lambda cin, cout: with_trained_batchnorm(MDLRB(cin, cout)), cases, "MDLRB")
 
 
+@reports_not_attempted
 def check_squeeze_excite(student) -> Verdict:
     """The student's SE class, `SE(channels, reduction=16)`, against `hglearn.layers.SqueezeExcite`,
     including a width below the reduction (one hidden unit) and the default reduction."""

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from hglearn.course.checking import Verdict, call, check_function, check_module, failed, probe
+from hglearn.course.checking import Verdict, call, check_function, check_module, failed, probe, reports_not_attempted
 from hglearn.layers import DepthwiseSeparableConv2d, conv_output_size, receptive_field
 from hglearn.models import count_parameters
 
@@ -42,6 +42,7 @@ def gridding_mask(dilations) -> np.ndarray:
     return np.outer(reach, reach)
 
 
+@reports_not_attempted
 def check_conv_output_size(student) -> Verdict:
     """student(size, kernel, stride, padding, dilation) against `hglearn.layers.conv_output_size`."""
     cases = [
@@ -61,6 +62,7 @@ def check_conv_output_size(student) -> Verdict:
     return verdict
 
 
+@reports_not_attempted
 def check_receptive_field(student) -> Verdict:
     """student(layers) on lists of (kernel, stride, dilation) against `hglearn.layers.receptive_field`."""
     cases = [
@@ -84,6 +86,7 @@ def check_receptive_field(student) -> Verdict:
     return verdict
 
 
+@reports_not_attempted
 def check_gridding_mask(student) -> Verdict:
     """student(dilations) against `gridding_mask`, the reachable input offsets of 3×3 convolutions."""
     cases = [((1,),), ((2,),), ((1, 1),), ((2, 2, 2),), ((1, 2, 3),), ((3, 3),), ((1, 2, 5),), ((2, 4),)]
@@ -122,6 +125,7 @@ def conv_flops(cin: int, cout: int, kernel: int, size: int, separable: bool = Fa
     return int(analysis.total())
 
 
+@reports_not_attempted
 def check_conv_params(student) -> Verdict:
     """student(cin, cout, kernel, separable) against the parameters of the layers themselves."""
     cases = [(3, 16, 3, False), (3, 16, 3, True), (32, 64, 3, False), (32, 64, 3, True),
@@ -138,6 +142,7 @@ def check_conv_params(student) -> Verdict:
     return verdict
 
 
+@reports_not_attempted
 def check_conv_flops(student) -> Verdict:
     """student(cin, cout, kernel, size, separable) against fvcore's count on the layer itself."""
     cases = [(3, 16, 3, 32, False), (3, 16, 3, 32, True), (32, 64, 3, 16, False), (32, 64, 3, 16, True),
@@ -150,6 +155,7 @@ def check_conv_flops(student) -> Verdict:
     return verdict
 
 
+@reports_not_attempted
 def check_depthwise_separable(student) -> Verdict:
     """student(cin, cout, kernel_size=3, dilation=1), an nn.Module class, against
     `hglearn.layers.DepthwiseSeparableConv2d`: parameters, output shapes and values."""

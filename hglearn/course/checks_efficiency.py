@@ -7,7 +7,7 @@ block: `conv2d_flops` for one `nn.Conv2d` of any kernel, stride, padding, dilati
 from torch import nn
 
 from hglearn.blocks import Bottleneck
-from hglearn.course.checking import Verdict, check_function, failed, probe
+from hglearn.course.checking import Verdict, check_function, failed, probe, reports_not_attempted
 from hglearn.profiling import count_flops
 
 __all__ = ["check_conv2d_flops", "check_bottleneck_flops"]
@@ -25,6 +25,7 @@ def bottleneck_flops(cin: int, cout: int, size: int) -> int:
     return count_flops(Bottleneck(cin, cout), size, in_channels=cin)
 
 
+@reports_not_attempted
 def check_conv2d_flops(student) -> Verdict:
     """student(conv, size) against fvcore on the layer, for layers with groups, strides, dilations,
     non-square kernels, with and without bias."""
@@ -63,6 +64,7 @@ def check_conv2d_flops(student) -> Verdict:
     return verdict
 
 
+@reports_not_attempted
 def check_bottleneck_flops(student) -> Verdict:
     """student(cin, cout, size) against fvcore on `hglearn.blocks.Bottleneck(cin, cout)`."""
     cases = [(64, 64, 32), (256, 256, 16), (32, 64, 8), (64, 128, 16), (16, 32, 5), (128, 64, 7)]

@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import torch
 
-from hglearn.course.checking import Verdict, check_function
+from hglearn.course.checking import Verdict, check_function, reports_not_attempted
 from hglearn.heatmaps import decode, render
 from hglearn.joints import FLIC, LSP
 from hglearn.metrics import head_size, pck_curve, torso_size
@@ -45,6 +45,7 @@ def decode_cases() -> list[tuple[torch.Tensor]]:
     return cases
 
 
+@reports_not_attempted
 def check_decode_quarter_offset(student) -> Verdict:
     """The student's `decode_quarter_offset(heatmaps)` → (B, J, 2) (x, y) against the coordinates of
     `hglearn.heatmaps.decode`: Gaussians at random sub-pixel positions on square and non-square
@@ -104,6 +105,7 @@ def pckh_cases() -> list[tuple]:
     return cases
 
 
+@reports_not_attempted
 def check_pckh(student) -> Verdict:
     """The student's `pckh(pred, gt, annotated, head_boxes, threshold)` → per-joint percentages (J,)
     against `hglearn.metrics` (head_size and the PCKh count): random people with unannotated joints
@@ -129,6 +131,7 @@ def pck_cases() -> list[tuple]:
     return cases
 
 
+@reports_not_attempted
 def check_pck(student) -> Verdict:
     """The student's `pck(pred, gt, annotated, torso, threshold)` → per-joint percentages (J,)
     against `hglearn.metrics` (torso_size and the PCK count): LSP and FLIC people with unannotated

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hglearn.blocks import Bottleneck
-from hglearn.course.checking import Verdict, check_function, check_module
+from hglearn.course.checking import Verdict, check_function, check_module, reports_not_attempted
 from hglearn.hourglass import Hourglass, StackedHourglass
 from hglearn.losses import stacked_heatmap_loss
 
@@ -22,6 +22,7 @@ def upsample_nearest_reference(x: torch.Tensor, factor: int = 2) -> torch.Tensor
     return F.interpolate(x, scale_factor=factor, mode="nearest")
 
 
+@reports_not_attempted
 def check_upsample_nearest(student) -> Verdict:
     """The student's nearest-neighbour upsampling against `F.interpolate(mode="nearest")`, on
     square and non-square maps, a 1×1 map, and factors 2 and 3."""
@@ -44,6 +45,7 @@ class HourglassOut(nn.Module):
         return self.hourglass(x)[0]  # the output; the features follow it
 
 
+@reports_not_attempted
 def check_hourglass(student) -> Verdict:
     """The student's recursive hourglass class, `Hourglass(depth, channels)` with Bottleneck blocks
     and a forward that returns the output tensor, against `hglearn.hourglass.Hourglass`: parameter
@@ -56,6 +58,7 @@ def hourglass_blocks_reference(depth: int) -> int:
     return sum(isinstance(m, Bottleneck) for m in Hourglass(depth, 8, Bottleneck).modules())
 
 
+@reports_not_attempted
 def check_hourglass_blocks(student) -> Verdict:
     """The student's formula for the number of residual blocks in an hourglass of a given depth,
     against a count of the blocks in `hglearn.hourglass.Hourglass`."""
@@ -91,6 +94,7 @@ class Packed(nn.Module):
         return self.merge(packed[:, :c], packed[:, c:2 * c], packed[:, 2 * c:])
 
 
+@reports_not_attempted
 def check_merge(student) -> Verdict:
     """The student's merge class, `Merge(channels, num_joints)` with forward(x, f, heatmaps), against
     the merge of `hglearn.hourglass.StackedHourglass`: parameter count, shape and values."""
@@ -99,6 +103,7 @@ def check_merge(student) -> Verdict:
                         cases, "Merge")
 
 
+@reports_not_attempted
 def check_stacked_loss(student) -> Verdict:
     """The student's loss with intermediate supervision, returning (loss, per_stack), against
     `hglearn.losses.stacked_heatmap_loss` on random heatmaps with some target weights 0."""
@@ -119,6 +124,7 @@ def merge_parameters_reference(num_stacks: int, channels: int, num_joints: int) 
     return sum(p.numel() for m in (model.merge_features, model.merge_heatmaps) for p in m.parameters())
 
 
+@reports_not_attempted
 def check_merge_parameters(student) -> Verdict:
     """The student's formula for the parameters of all merges of a stacked hourglass, against a
     count of `merge_features` and `merge_heatmaps` in `hglearn.hourglass.StackedHourglass`."""

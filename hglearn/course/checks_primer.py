@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hglearn.course.checking import Verdict, call, check_function
+from hglearn.course.checking import Verdict, call, check_function, reports_not_attempted
 from hglearn.joints import FLIC, LSP, MPII
 from hglearn.metrics import head_size
 
@@ -49,6 +49,7 @@ def random_joints(rng: np.random.Generator, num_joints: int, size: int) -> np.nd
     return rng.uniform(0, size - 1, (num_joints, 2))
 
 
+@reports_not_attempted
 def check_mirror_pose(student) -> Verdict:
     """student(joints (J, 2), width, flip_index) against `mirror_pose` on MPII, LSP and FLIC poses."""
     rng = np.random.default_rng(0)
@@ -78,6 +79,7 @@ def check_mirror_pose(student) -> Verdict:
     return verdict
 
 
+@reports_not_attempted
 def check_head_size(student) -> Verdict:
     """student(head_boxes (N, 2, 2)) against `hglearn.metrics.head_size`: 0.6 × the box diagonal."""
     cases = [
@@ -92,6 +94,7 @@ def check_head_size(student) -> Verdict:
     return verdict
 
 
+@reports_not_attempted
 def check_limb_lengths(student) -> Verdict:
     """student(joints (J, 2), edges) against `limb_lengths` on the three joint sets' skeletons."""
     rng = np.random.default_rng(2)

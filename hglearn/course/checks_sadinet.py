@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hglearn.blocks import RFM
-from hglearn.course.checking import Verdict, check_function, check_module
+from hglearn.course.checking import Verdict, check_function, check_module, reports_not_attempted
 from hglearn.course.checks_blocks import with_trained_batchnorm
 from hglearn.sadinet import GlobalAttention
 
@@ -28,6 +28,7 @@ def fusion_case(batch: int, channels: int, height: int, width: int, scales: int,
     return features, logits
 
 
+@reports_not_attempted
 def check_scale_softmax_fusion(student) -> Verdict:
     """The student's `fusion(features, logits)` against the SFM's global fusion: four scales, other
     scale counts (one scale gives the feature itself), non-square maps, batches of one and two, and
@@ -58,6 +59,7 @@ class GlobalAttentionOnPyramid(nn.Module):
         return out[0], out[-1]
 
 
+@reports_not_attempted
 def check_global_attention(student) -> Verdict:
     """The student's class `GlobalAttention(channels, width, num_scales)`, whose forward takes a list of
     num_scales feature maps (finest first, each half the size of the one before) and returns
@@ -88,6 +90,7 @@ def rfm_parameters_reference(cin: int, cout: int, reduction: int = 16) -> int:
     return sum(p.numel() for p in RFM(cin, cout, reduction=reduction).parameters())
 
 
+@reports_not_attempted
 def check_rfm_parameters(student) -> Verdict:
     """The student's formula for the parameters of `RFM(cin, cout, reduction=r)` against a count of the
     built block: the paper's 256 and the presets' 88 channels, a width change (1×1 shortcut),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from hglearn.course.checking import Verdict, call, check_function, difference, failed, passed
+from hglearn.course.checking import Verdict, call, check_function, difference, failed, passed, reports_not_attempted
 from hglearn.heatmaps import flip_heatmaps
 from hglearn.joints import FLIC, LSP, MPII
 from hglearn.train import lr_factor
@@ -25,6 +25,7 @@ def lr_at_reference(epoch: int, base_lr: float, milestones: tuple, gamma: float)
     return base_lr * lr_factor(epoch, tuple(milestones), gamma)
 
 
+@reports_not_attempted
 def check_lr_at(student) -> Verdict:
     """The student's `lr_at(epoch, base_lr, milestones, gamma)` against `base_lr ×
     lr_factor(epoch, milestones, gamma)`: SADI-Net's drops at 170 and 200, the MPII configs' at 60 and 90, on and
@@ -51,6 +52,7 @@ def flip_average_reference(heatmaps: torch.Tensor, mirrored: torch.Tensor, flip_
     return (heatmaps + flip_heatmaps(mirrored, flip_index)) / 2
 
 
+@reports_not_attempted
 def check_flip_average(student) -> Verdict:
     """The student's `flip_average(heatmaps, mirrored, flip_index)` against the mirrored heatmaps
     mapped back with `hglearn.heatmaps.flip_heatmaps` and averaged: random heatmaps for the MPII,
@@ -104,6 +106,7 @@ def _read(path: Path):
         return None
 
 
+@reports_not_attempted
 def check_atomic_save(student) -> Verdict:
     """The student's `save_atomically(state, path)` in an empty folder: a new file, then an
     overwrite, each read back with torch.load and compared; then a save that fails halfway, after

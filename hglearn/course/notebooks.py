@@ -9,17 +9,24 @@
 
 `build` writes `notebooks/` from it: each marked region becomes one line that raises
 `NotImplementedError` naming the exercise, and outputs, execution counts and widget state are
-cleared. Prose, check cells and every other cell stay as they are, so a notebook still runs end to
-end with its exercises unsolved (only `NotImplementedError` is raised, by the exercise and its check).
+cleared. Prose, check cells and every other cell stay as they are. Every stub is inside a function,
+so it raises only when called, by its check, which then says "not attempted yet"
+(`hglearn.course.checking.reports_not_attempted`): Run All runs every cell of an exercise notebook.
+`build` refuses to overwrite an exercise notebook whose cells were edited since it wrote them (a
+student's work) unless forced.
 
 `record` re-runs the solutions in a fresh kernel (restart and run all) and writes their outputs
 back, timed, then builds the exercises. Both are `hglearn course build` and `hglearn course record`.
+
+Every notebook carries the kernelspec that JupyterLab writes for ipykernel's kernel, so that opening
+and saving one changes nothing.
 
 The first two cells of every notebook are written here from one setting, `[tool.hglearn.course]`
 in `pyproject.toml`: an "Open in Colab" badge for the exercise and the solution version, and a cell
 that, in Colab only, clones the course repository and installs it.
 """
 import copy
+import hashlib
 import json
 import re
 import time
@@ -35,7 +42,12 @@ from hglearn.files import atomic_path
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 ROOT = Path(__file__).resolve().parents[2]  # the repository (for an editable install)
 CHECK_CALL = re.compile(r"\bcheck_\w+\(")
-DEFINITION = re.compile(r"^\s*(?:async\s+)?(?:def|class)\s+(\w+)")
+DEFINITION = re.compile(r"^(\s*)(?:async\s+)?(?:def|class)\s+(\w+)")
+# ipykernel's own kernelspec ("python3"), as JupyterLab writes it into a notebook it opens: a
+# notebook that carries another display name is marked modified as soon as it opens.
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_PLACEHOLDER = "(run this cell to use the controls)"
 
 
 @dataclass(frozen=True)
@@ -70,10 +82,11 @@ def strip_solutions(source: str, exercise: str, where: str = "") -> str:
     """Replace every BEGIN/END SOLUTION region of a cell's source by a `NotImplementedError` stub.
 
     The stub keeps the indentation of the BEGIN line and names the exercise: the enclosing
-    function or class when there is one above the region, else `exercise`. A marker without its
-    partner is a `CourseError` naming `where` (notebook and cell).
+    function or class when there is one above the region ("Exercise 2 (Block.forward)"), else
+    `exercise`. The check reports that name when the stub raises. A marker without its partner is
+    a `CourseError` naming `where` (notebook and cell).
     """
-    lines, out, inside, name = source.splitlines(), [], False, exercise
+    lines, out, inside, name, scopes = source.splitlines(), [], False, exercise, []
     for number, line in enumerate(lines, 1):
         stripped = line.strip()
         if stripped == BEGIN:
@@ -81,6 +94,7 @@ def strip_solutions(source: str, exercise: str, where: str = "") -> str:
                 raise CourseError(f"{where}, line {number}: {BEGIN} inside another solution region")
             inside = True
             indent = line[: len(line) - len(line.lstrip())]
+            # checking.STUB_MESSAGE reads this message back.
             out.append(f'{indent}raise NotImplementedError("{name}: your code here")')
         elif stripped == END:
             if not inside:
@@ -88,8 +102,10 @@ def strip_solutions(source: str, exercise: str, where: str = "") -> str:
             inside = False
         elif not inside:
             out.append(line)
-            if match := DEFINITION.match(line):
-                name = f"{exercise} ({match.group(1)})"
+            if match := DEFINITION.match(line):  # a method is named with its class
+                depth = len(match.group(1))
+                scopes = [(d, scope) for d, scope in scopes if d < depth] + [(depth, match.group(2))]
+                name = f"{exercise} ({'.'.join(scope for _, scope in scopes)})"
     if inside:
         raise CourseError(f"{where}: {BEGIN} without an {END}")
     return "\n".join(out)
@@ -108,14 +124,24 @@ def is_check(cell) -> bool:
     return cell.cell_type == "code" and bool(CHECK_CALL.search(cell.source))
 
 
+def cells_digest(notebook) -> str:
+    """A digest of a notebook's cell types and sources: what `build` writes, and what a student edits."""
+    cells = json.dumps([[cell.cell_type, cell.source] for cell in notebook.cells])
+    return hashlib.sha256(cells.encode()).hexdigest()[:16]
+
+
 def exercise_notebook(solution, name: str):
     """The exercise version of a solution notebook (a new notebook; `solution` is not changed).
 
     Exercises are numbered in order, so a stub reads "Exercise 2 (receptive_field): your code here".
+    The digest of the cells written goes into `metadata.hglearn.built`, so that a later build can
+    tell a notebook a student edited from one it wrote itself.
     """
     notebook = copy.deepcopy(solution)
     notebook.metadata.pop("widgets", None)
-    notebook.metadata.get("hglearn", {}).pop("run_seconds", None)
+    notebook.metadata["kernelspec"] = dict(KERNELSPEC)
+    meta = notebook.metadata.setdefault("hglearn", {})
+    meta.pop("run_seconds", None)
     count = 0
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type == "code":
@@ -124,6 +150,7 @@ def exercise_notebook(solution, name: str):
                 count += 1
                 cell.source = strip_solutions(cell.source, f"Exercise {count}", f"{name}, cell {index}")
         cell.metadata.pop("execution", None)
+    meta["built"] = cells_digest(notebook)
     return notebook
 
 
@@ -165,6 +192,29 @@ def with_colab_cells(notebook, name: str, settings: CourseSettings) -> bool:
     return True
 
 
+def refresh_solution(solution, name: str, settings: CourseSettings) -> bool:
+    """Bring a solution notebook's Colab cells and kernelspec up to date (in place); True if
+    anything changed. Neither touches an output, so recorded outputs stay valid."""
+    changed = with_colab_cells(solution, name, settings)
+    if solution.metadata.get("kernelspec") != KERNELSPEC:
+        solution.metadata["kernelspec"] = dict(KERNELSPEC)
+        changed = True
+    return changed
+
+
+def with_widget_placeholders(notebook) -> None:
+    """Replace the text of every recorded widget output (in place) by one line that says what to do.
+
+    A front end that cannot draw a widget (an untrusted notebook, as in a fresh clone, or GitHub)
+    shows its text/plain instead, which for a widget is its repr:
+    `interactive(children=(IntSlider(value=64, ...`. The widget itself stays for front ends that can.
+    """
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if WIDGET_VIEW in output.get("data", {}):
+                output.data["text/plain"] = WIDGET_PLACEHOLDER
+
+
 # --- build and record -------------------------------------------------------------------------
 
 
@@ -187,35 +237,67 @@ def solution_paths(root: Path = ROOT) -> list[Path]:
     return paths
 
 
-def build(root: Path = ROOT, out_dir: Path | None = None) -> list[Path]:
+def edited(path: Path, fresh) -> bool:
+    """Whether the exercise notebook at `path` holds edits of its own, a student's work: its cells
+    are neither those the build that wrote it recorded (`metadata.hglearn.built`) nor `fresh`'s."""
+    if not path.exists():
+        return False
+    current = read_notebook(path)
+    digest = cells_digest(current)
+    return digest not in (current.metadata.get("hglearn", {}).get("built"), cells_digest(fresh))
+
+
+def refuse_to_overwrite(exercises: dict) -> None:
+    """A `CourseError` naming the notebooks among `exercises` ({path: the notebook build would write
+    there}) that were edited since they were built."""
+    if paths := [path for path, exercise in exercises.items() if edited(path, exercise)]:
+        raise CourseError(f"{', '.join(path.name for path in paths)} in {paths[0].parent}: edited since "
+                          "`hglearn course build` wrote them, and a build would overwrite them. Copy your "
+                          "work elsewhere first, or run `hglearn course build --force` to overwrite them.")
+
+
+def build(root: Path = ROOT, out_dir: Path | None = None, force: bool = False) -> list[Path]:
     """Write the exercise notebooks from the solutions; returns the paths written.
 
-    The solutions' Colab cells are brought up to date first (they carry no outputs, so recorded
-    outputs stay valid). `out_dir` (default `root/notebooks`) lets a test build elsewhere.
+    The solutions' Colab cells and kernelspec are brought up to date first (they carry no outputs,
+    so recorded outputs stay valid). An exercise notebook edited since it was built is a
+    `CourseError` (nothing is written) unless `force`. `out_dir` (default `root/notebooks`) lets a
+    test build elsewhere.
     """
     settings, out_dir = load_settings(root), out_dir or root / "notebooks"
+    solutions = {path: read_notebook(path) for path in solution_paths(root)}
+    refreshed = [path for path, solution in solutions.items() if refresh_solution(solution, path.stem, settings)]
+    exercises = {out_dir / path.name: exercise_notebook(solution, path.name) for path, solution in solutions.items()}
+    if not force:
+        refuse_to_overwrite(exercises)
+    if out_dir == root / "notebooks":
+        for path in refreshed:
+            write_notebook(solutions[path], path)
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for path in solution_paths(root):
-        solution = read_notebook(path)
-        if with_colab_cells(solution, path.stem, settings) and out_dir == root / "notebooks":
-            write_notebook(solution, path)
-        target = out_dir / path.name
-        write_notebook(exercise_notebook(solution, path.name), target)
-        written.append(target)
-    return written
+    for path, exercise in exercises.items():
+        write_notebook(exercise, path)
+    return list(exercises)
 
 
-def execute(notebook, cwd: Path, timeout: int = 900, allow_errors: bool = False):
-    """Run every cell of `notebook` in a fresh kernel started in `cwd` (in place) and return it.
+def execute(notebook, path: Path, timeout: int = 900):
+    """Run every cell of `notebook`, read from `path`, in a fresh kernel started in its folder (in
+    place) and return it. Like a front end's Run All, it stops at the first cell that raises: a
+    `CourseError` naming the cell.
 
     The kernel is this Python's own (`sys.executable`), so it sees the same installed packages.
     """
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
 
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
-                            resources={"metadata": {"path": str(cwd)}})
-    client.execute()
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        index = next(i for i, cell in enumerate(notebook.cells)
+                     if any(output.output_type == "error" for output in cell.get("outputs", [])))
+        raise CourseError(f"{path.name}, cell {index} raised {error.ename}: {error.evalue}\n"
+                          f"{notebook.cells[index].source[:300]}") from None
     return notebook
 
 
@@ -224,15 +306,16 @@ def record(root: Path = ROOT, names: list[str] | None = None, timeout: int = 900
     `names`), save them with their outputs and run time, rebuild the exercises and the README's
     notebook table. Returns seconds per notebook.
     """
-    settings, seconds = load_settings(root), {}
+    build(root)  # first: Colab cells and kernelspec refreshed, and an edited exercise stops it now
+    seconds = {}
     for path in solution_paths(root):
         if names and not any(path.stem.startswith(name) for name in names):
             continue
         notebook = read_notebook(path)
-        with_colab_cells(notebook, path.stem, settings)
         started = time.perf_counter()
-        execute(notebook, path.parent, timeout)
+        execute(notebook, path, timeout)
         seconds[path.stem] = time.perf_counter() - started
+        with_widget_placeholders(notebook)
         notebook.metadata.setdefault("hglearn", {})["run_seconds"] = round(seconds[path.stem])
         write_notebook(notebook, path)
         print(f"{path.name}: {seconds[path.stem]:.0f} s", flush=True)
