@@ -11,8 +11,6 @@ loadable when a preset is renamed or changed, because it never asks `PRESETS` wh
 Taught in notebooks/09_training_on_mpii.ipynb.
 """
 import dataclasses
-import pickle
-import zipfile
 from pathlib import Path
 
 import torch
@@ -28,8 +26,11 @@ EXPORTED = ("model_config", "train_config", "model", "step", "best", "log")  # n
 
 def save_checkpoint(path: str | Path, state: dict) -> None:
     """torch.save through `atomic_path`: a crash never leaves a half-written checkpoint."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    try:
+        with atomic_path(path) as tmp:
+            torch.save(state, tmp)
+    except RuntimeError as error:  # torch's writer reports a full disk or a read-only folder this way
+        raise CheckpointError(f"cannot write {path}: {torch_reason(error)}") from None
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -39,7 +40,7 @@ def load_checkpoint(path: str | Path) -> dict:
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, pickle.UnpicklingError) as error:
+    except Exception as error:  # torch's unpickler raises many kinds on garbage (KeyError, IndexError, struct.error...)
         raise CheckpointError(f"{path} is not a readable hglearn checkpoint (truncated, corrupt, or another kind "
                               f"of file): {torch_reason(error)}") from None
     missing = set(REQUIRED) - set(state) if isinstance(state, dict) else {"all"}

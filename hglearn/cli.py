@@ -11,7 +11,8 @@
     hglearn course record [NN ...]        # restart-and-run-all the solutions, then build
 
 Each command imports what it needs when it runs: parsing, `--help` included, never imports torch.
-An error the user can fix (an `HglearnError`, or a missing file) is printed as one line with exit
+An error the user can fix (an `HglearnError`, or an operating-system error such as a missing file, a
+read-only folder or a full disk, which names its path) is printed as one line with exit
 status 2; anything else is a bug and keeps its traceback.
 """
 import argparse
@@ -197,9 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     profile = commands.add_parser("profile", help="parameters, FLOPs, layer summary and latency of a preset")
     profile.add_argument("name", metavar="NAME", help="a preset of hglearn.models.PRESETS, e.g. newell-hg8")
-    profile.add_argument("--input", type=int, default=256, help="square input size in pixels (default 256)")
-    profile.add_argument("--depth", type=int, default=3, help="module depth of the torchinfo summary (default 3)")
-    profile.add_argument("--repeats", type=int, default=5, help="timed forward passes (default 5)")
+    profile.add_argument("--input", type=positive, default=256, help="square input size in pixels (default 256)")
+    profile.add_argument("--depth", type=positive, default=3, help="module depth of the torchinfo summary (default 3)")
+    profile.add_argument("--repeats", type=positive, default=5, help="timed forward passes (default 5)")
     profile.add_argument("--no-latency", action="store_true", help="skip the latency measurement")
     profile.set_defaults(run=cmd_profile)
 
@@ -212,9 +213,26 @@ def build_parser() -> argparse.ArgumentParser:
                         "name starts so (e.g. 03 05); default all")
     course.add_argument("--force", action="store_true", help="with build: overwrite exercise notebooks that were "
                         "edited (a student's work in notebooks/ is lost)")
-    course.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell (default 900)")
+    course.add_argument("--timeout", type=positive, default=900, help="seconds allowed per cell (default 900)")
     course.set_defaults(run=cmd_course)
     return parser
+
+
+def user_message(error: Exception) -> str:
+    """The error's message in one line. A DataLoader worker's error arrives as "Caught X in DataLoader
+    worker process 0. Original Traceback ...": only its last line, the original message, is kept."""
+    text = str(error)
+    if "Original Traceback" in text:
+        last = text.strip().splitlines()[-1]
+        return last.split(": ", 1)[1] if last.startswith(f"{type(error).__name__}: ") else last
+    return text
+
+
+def positive(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of at least 1")
+    return int(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,8 +244,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         args.run(args)
-    except (HglearnError, FileNotFoundError) as error:  # anything else is a bug: keep its traceback
-        print(f"hglearn {args.command}: {'' if hasattr(error, 'exit_code') else 'error: '}{error}", file=sys.stderr)
+    except (HglearnError, OSError) as error:  # anything else is a bug: keep its traceback
+        print(f"hglearn {args.command}: {'' if hasattr(error, 'exit_code') else 'error: '}{user_message(error)}",
+              file=sys.stderr)
         return getattr(error, "exit_code", 2)
     return 0
 

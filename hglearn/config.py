@@ -9,6 +9,8 @@ imports neither torch nor the data pipeline: `hglearn train --help` lists the fi
 import ast
 import dataclasses
 import inspect
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -103,18 +105,35 @@ class TrainConfig:
     """λ of SADI-Net's L = L_rfm + λ·L_dlm, for models with a DLM (the paper's value is lost; see README)"""
 
     def __post_init__(self):
-        """Checks of this dataclass's own fields; the preset and its overrides are `resolve_model`'s."""
-        if self.dataset not in DATASETS:
-            raise ConfigError(f"TrainConfig.dataset {self.dataset!r} is not one of {', '.join(DATASETS)}")
-        if self.optimizer not in ("adam", "rmsprop"):
-            raise ConfigError(f"TrainConfig.optimizer must be 'adam' or 'rmsprop', got {self.optimizer!r}")
-        for name in ("epochs", "batch_size", "eval_batch_size", "eval_every", "log_every", "input_res"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"TrainConfig.{name} must be at least 1, got {getattr(self, name)}")
-        if not self.sigma > 0:
-            raise ConfigError(f"TrainConfig.sigma must be positive, got {self.sigma}")
-        if self.dlm_weight < 0:
-            raise ConfigError(f"TrainConfig.dlm_weight (λ of L_rfm + λ·L_dlm) must be >= 0, got {self.dlm_weight}")
+        """Range checks of this dataclass's own fields, each error naming the field and what it accepts;
+        the preset and its overrides are `resolve_model`'s."""
+        def require(ok: bool, field: str, accepted: str) -> None:
+            if not ok:
+                raise ConfigError(f"TrainConfig.{field} must be {accepted}, got {getattr(self, field)!r}")
+
+        require(self.dataset in DATASETS, "dataset", f"one of {', '.join(DATASETS)}")
+        require(self.optimizer in ("adam", "rmsprop"), "optimizer", "'adam' or 'rmsprop'")
+        for name in ("epochs", "batch_size", "eval_batch_size", "eval_every", "log_every", "synth_images",
+                     "val_images"):
+            require(getattr(self, name) >= 1, name, "at least 1")
+        require(self.max_steps is None or self.max_steps >= 1, "max_steps", "at least 1, or none")
+        require(self.input_res >= 32, "input_res", "at least 32 (pixels)")
+        require(self.dataset != "synth" or self.synth_images >= self.batch_size, "synth_images",
+                f"at least batch_size ({self.batch_size}) for SynthPose")
+        require(self.seed >= 0, "seed", "0 or more")
+        require(self.num_workers >= 0, "num_workers", "0 or more")
+        require(math.isfinite(self.sigma) and self.sigma > 0, "sigma", "a positive number (heatmap pixels)")
+        require(math.isfinite(self.lr) and self.lr > 0, "lr", "a positive number")
+        require(math.isfinite(self.lr_gamma) and self.lr_gamma > 0, "lr_gamma", "a positive number")
+        require(all(m >= 0 for m in self.lr_milestones), "lr_milestones", "epochs, 0 or more")
+        require(math.isfinite(self.weight_decay) and self.weight_decay >= 0, "weight_decay", "0 or more")
+        require(math.isfinite(self.dlm_weight) and self.dlm_weight >= 0, "dlm_weight", "0 or more (λ of L_rfm + λ·L_dlm)")
+        require(DEVICE.fullmatch(self.device) is not None, "device", "auto, cpu, cuda, cuda:N or mps")
+        require(self.resume is None or self.resume != "", "resume", "last, a checkpoint's path, or none")
+
+
+# The device names TrainConfig accepts; whether that device is present is checked when training starts.
+DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
 @cache

@@ -18,6 +18,7 @@ import json
 import math
 import os
 import signal
+import socket
 import threading
 import time
 from contextlib import contextmanager
@@ -29,7 +30,12 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
-from hglearn.checkpoints import load_checkpoint, save_checkpoint
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
+from hglearn.checkpoints import load_checkpoint, save_checkpoint, stored_configs
 from hglearn.config import TrainConfig
 from hglearn.data.catalog import dataset_spec
 from hglearn.data.splits import draw_pool, make_datasets
@@ -105,9 +111,24 @@ class EpochSampler(Sampler):
 
 
 def pick_device(name: str) -> torch.device:
+    """auto: CUDA when present, else the CPU. A device that is not there is a ConfigError now,
+    before any work, not a traceback from deep inside torch."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"device {name!r}: expected auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ConfigError(f"device {name!r}: this machine has no CUDA GPU that torch {torch.__version__} can use "
+                              "(use --device=cpu or auto)")
+        if (device.index or 0) >= count:
+            raise ConfigError(f"device {name!r}: there are {count} CUDA GPUs, numbered 0 to {count - 1}")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device {name!r}: Apple's MPS is not available on this machine")
+    return device
 
 
 # --- the pieces of the loop ----------------------------------------------------------------------
@@ -147,15 +168,25 @@ def train_step(net, batch: dict, optimizer, scheduler, autocast, loss_fn, device
     return loss.detach(), per_stack
 
 
-def stop_if_not_finite(loss_sum: torch.Tensor, step: int, world_size: int, last_good: Path | None) -> None:
-    """Raise TrainingError when the summed loss is NaN or infinite, in every process at once (the
-    others would wait forever otherwise). Reads the device: called every log_every steps only."""
-    bad = (~torch.isfinite(loss_sum)).float()
+def weights_finite(model) -> torch.Tensor:
+    """Whether every parameter and buffer of `model` is finite, as a 0-d bool tensor (no host sync)."""
+    return torch.stack([torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point()]).all()
+
+
+def stop_if_not_finite(loss_sum: torch.Tensor, step: int, world_size: int, last_good: str | None,
+                       model=None) -> None:
+    """Raise TrainingError when the summed loss is NaN or infinite, or, given `model` (just before a
+    checkpoint is written), when its weights are: a step can make them non-finite while its own loss
+    was finite. Every process stops at once (the others would wait forever otherwise). Reads the
+    device: called every log_every steps and at the end of an epoch only."""
+    loss_bad = ~torch.isfinite(loss_sum)
+    bad = (loss_bad | ~weights_finite(model) if model is not None else loss_bad).float()
     if world_size > 1:
         dist.all_reduce(bad)
     if bad.item():
+        what = f"the loss is {loss_sum.item()}" if loss_bad.item() else "the weights are not finite"
         kept = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
-        raise TrainingError(f"the loss is {loss_sum.item()} by step {step}: stopping; {kept}. Try a lower lr.")
+        raise TrainingError(f"{what} by step {step}: stopping; {kept}. Try a lower lr.")
 
 
 class StopRequest:
@@ -196,16 +227,76 @@ class StopRequest:
                               f"saved in {checkpoint}", signal_number=number, checkpoint=checkpoint)
 
 
-def resume(path: Path, model, optimizer, scheduler) -> tuple[int, float, list[dict]]:
-    """Load a run's state into model, optimizer, scheduler and the RNG; returns step, best and the log."""
+# Fields a resumed run may change: they say how long to go on, how to report, where and how fast to
+# run, not what is learnt. Any other difference would silently be overruled by the saved state (the
+# optimizer's lr) or break exactness (batch_size, seed), so it is refused.
+MAY_CHANGE = ("epochs", "max_steps", "eval_every", "log_every", "eval_batch_size", "flip_test", "progress",
+              "out_dir", "resume", "num_workers", "device", "amp", "compile", "data_root")
+
+
+def config_changes(saved: TrainConfig, cfg: TrainConfig) -> dict[str, tuple]:
+    """{field: (saved value, new value)} for every field that differs."""
+    return {f.name: (getattr(saved, f.name), getattr(cfg, f.name)) for f in dataclasses.fields(cfg)
+            if getattr(saved, f.name) != getattr(cfg, f.name)}
+
+
+def resume(path: Path, cfg: TrainConfig, model_cfg: ModelConfig, model, optimizer, scheduler):
+    """Load a run's state into model, optimizer, scheduler and the RNG; returns step, best, the log
+    and the allowed config changes. A changed field outside MAY_CHANGE is a ConfigError naming it."""
     state = load_checkpoint(path)
     if "optimizer" not in state:
         raise CheckpointError(f"{path} holds no optimizer state (an exported model?): it cannot be resumed")
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["rng"])
-    return state["step"], state["best"], state["log"]
+    missing = sorted({"scheduler", "rng", "step", "best", "log"} - set(state))
+    if missing or not isinstance(state["step"], int) or not isinstance(state["log"], list):
+        raise CheckpointError(f"{path} cannot be resumed: {'missing ' + ', '.join(missing) if missing else 'a malformed step or log'}")
+    saved_model, saved = stored_configs(state, path)
+    changes = config_changes(saved, cfg)
+    refused = {k: v for k, v in changes.items() if k not in MAY_CHANGE}
+    if saved_model != model_cfg:
+        refused["model"] = (saved_model, model_cfg)
+    if refused:
+        listed = "; ".join(f"{k}: {old!r} → {new!r}" for k, (old, new) in refused.items())
+        raise ConfigError(f"--resume={cfg.resume}: {path} was trained with other values of {', '.join(refused)} "
+                          f"({listed}); resume with the saved values, or start a fresh out_dir")
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+    except (RuntimeError, KeyError, ValueError, TypeError) as error:
+        raise CheckpointError(f"{path} cannot be resumed: its saved state does not fit ({str(error).splitlines()[0]})") from None
+    return state["step"], state["best"], state["log"], {k: v for k, v in changes.items() if k != "resume"}
+
+
+@contextmanager
+def run_lock(out_dir: Path, owner: bool):
+    """One run per out_dir. The owner (rank 0) creates the folder and holds an advisory lock on
+    out_dir/.lock while the run lasts; a second run is refused at once, naming the holder. The
+    operating system releases the lock when the process ends, however it ends, so a crash leaves no
+    stale lock behind. Without fcntl (Windows) runs are not locked."""
+    if not owner:
+        yield
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:
+        yield
+        return
+    with open(out_dir / ".lock", "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            raise TrainingError(f"{out_dir} is in use by {holder}: one run per out_dir; wait for it to end "
+                                "or choose another out_dir") from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"process {os.getpid()} on {socket.gethostname()}\n")
+        lock.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def run_state(cfg: TrainConfig, model_cfg: ModelConfig, model, optimizer, scheduler, *, step: int,
@@ -303,7 +394,7 @@ def save_epoch(out_dir: Path, rows: list[dict], best: float, state) -> float:
 def train(cfg: TrainConfig) -> dict:
     """Train, evaluate and save; returns the final metrics (also in out_dir/metrics.json)."""
     started, out_dir = time.perf_counter(), Path(cfg.out_dir)
-    with distributed(pick_device(cfg.device)) as (device, rank, world_size):
+    with distributed(pick_device(cfg.device)) as (device, rank, world_size), run_lock(out_dir, rank == 0):
         torch.manual_seed(cfg.seed)
         model_cfg = resolve_model(cfg)
         model = model_cfg.build().to(device)
@@ -317,12 +408,14 @@ def train(cfg: TrainConfig) -> dict:
         optimizer = make_optimizer(cfg.optimizer, model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: lr_factor(step // steps_per_epoch, cfg.lr_milestones, cfg.lr_gamma))
-        step, best, rows = 0, -math.inf, []
+        step, best, rows, changes, saved = 0, -math.inf, [], {}, None  # saved: the checkpoint a resume would use
         if cfg.resume:
-            step, best, rows = resume(out_dir / "last.pt" if cfg.resume == "last" else Path(cfg.resume),
-                                      model, optimizer, scheduler)
+            path = out_dir / "last.pt" if cfg.resume == "last" else Path(cfg.resume)
+            step, best, rows, changes = resume(path, cfg, model_cfg, model, optimizer, scheduler)
+            saved = f"{path} (step {step})"
         if rank == 0:
-            out_dir.mkdir(parents=True, exist_ok=True)
+            if changes:
+                print(f"resuming at step {step} with " + ", ".join(f"{k} {a} → {b}" for k, (a, b) in changes.items()))
             print(f"training {model_cfg} ({count_parameters(model):,} parameters) on {cfg.dataset}: "
                   f"{len(train_set)} images, {max_steps} steps", flush=True)
         if cfg.num_workers == 0:  # drawn here, so that the training bar's estimate holds from the start
@@ -343,12 +436,12 @@ def train(cfg: TrainConfig) -> dict:
                     bar.update()
                     epoch_done, synced = step >= max_steps or step % steps_per_epoch == 0, step % cfg.log_every == 0
                     if epoch_done or synced:  # the host waits for the device only here
-                        stop_if_not_finite(sums[0], step, world_size, out_dir / "last.pt" if rows else None)
+                        stop_if_not_finite(sums[0], step, world_size, saved, model if epoch_done else None)
                         bar.set_postfix(loss=f"{sums[0].item() / steps:.2e}", epoch=epoch)
                     if epoch_done:
                         break
                     if stop.now(synced, world_size):  # a whole step, mid-epoch: save it, then stop
-                        stop_if_not_finite(sums[0], step, world_size, out_dir / "last.pt" if rows else None)
+                        stop_if_not_finite(sums[0], step, world_size, saved, model)
                         if rank == 0:
                             save_checkpoint(out_dir / "last.pt", run_state(cfg, model_cfg, model, optimizer, scheduler,
                                             step=step, epoch=epoch, best=best, rows=rows))
@@ -361,6 +454,7 @@ def train(cfg: TrainConfig) -> dict:
                                         optimizer.param_groups[0]["lr"], val_pckh, images_per_s))
                     best = save_epoch(out_dir, rows, best, partial(run_state, cfg, model_cfg, model, optimizer,
                                                                    scheduler, step=step, epoch=step // steps_per_epoch, rows=rows))
+                saved = f"{out_dir / 'last.pt'} (step {step})"
                 if world_size > 1:
                     dist.barrier()
                 if step < max_steps and stop.now(True, world_size):  # the epoch's checkpoint is saved

@@ -83,7 +83,7 @@ def test_bad_options_are_one_line_config_errors(capsys):
     assert main(["train", "--model=no-such-model"]) == 2
     assert "unknown model 'no-such-model'" in capsys.readouterr().err
     assert main(["train", "--synth_images=8"]) == 2
-    assert "make no batch of 32" in capsys.readouterr().err
+    assert "synth_images must be at least batch_size (32)" in capsys.readouterr().err
     assert main(["profile", "no-such-model"]) == 2
     assert "newell-hg8" in capsys.readouterr().err  # the message lists the presets
 
