@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from hglearn.config import TrainConfig, fields_help, load_toml, override, parse_value
-from hglearn.data.catalog import DATASETS, downloadable, preparable
+from hglearn.data.catalog import DATASETS, dataset_spec, downloadable, preparable
 from hglearn.errors import ConfigError, HglearnError
 
 
@@ -64,9 +64,13 @@ def cmd_eval(args: argparse.Namespace) -> None:
     from hglearn.evaluate import evaluate, save_mpii_predictions
     from hglearn.train import pick_device
 
-    model, cfg = load_model(args.checkpoint)
+    model, trained = load_model(args.checkpoint)
     changes = {"dataset": args.dataset, "data_root": args.data_root, "synth_difficulty": args.synth_difficulty}
-    cfg = dataclasses.replace(cfg, **{k: v for k, v in changes.items() if v is not None})
+    cfg = dataclasses.replace(trained, **{k: v for k, v in changes.items() if v is not None})
+    joints = {name: dataset_spec(name).joint_set for name in (trained.dataset, cfg.dataset)}
+    if joints[trained.dataset] != joints[cfg.dataset]:
+        raise ConfigError(f"--dataset {cfg.dataset}: {args.checkpoint} predicts the {joints[trained.dataset].num_joints} "
+                          f"joints of {trained.dataset}, {cfg.dataset} has {joints[cfg.dataset].num_joints}")
     device = pick_device(args.device)
     dataset = make_val_set(cfg, args.split)
     what = f"{cfg.synth_difficulty} SynthPose" if cfg.dataset == "synth" else f"{cfg.dataset} in {cfg.data_root}"

@@ -193,3 +193,12 @@ def test_a_missing_image_read_by_a_dataloader_worker_is_one_line(tmp_path, capsy
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert f"{missing}" in err and "record 5" in err and "image file not found" in err
+
+
+@pytest.mark.slow
+def test_eval_refuses_a_dataset_of_other_joints_before_predicting(tmp_path, tiny_config, capsys):
+    train(override(tiny_config, out_dir=str(tmp_path), max_steps=1))
+    assert main(["eval", str(tmp_path / "last.pt"), "--dataset=lsp", "--data-root", str(tmp_path)]) == 2
+    assert "predicts the 16 joints of synth, lsp has 14" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path / "last.pt"), "--split=nope"]) == 2
+    assert "has no split 'nope'" in capsys.readouterr().err
