@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 
 from hglearn.data.dataset import PoseDataset
 from hglearn.data.transforms import crop_matrix, heatmap_to_image
-from hglearn.files import atomic_path
+from hglearn.files import FolderTargetError, atomic_path
 from hglearn.errors import ConfigError, DatasetError
 from hglearn.heatmaps import decode, flip_heatmaps
 from hglearn.metrics import PCKResult, pck, pckh
@@ -135,6 +135,8 @@ def save_mpii_predictions(path: str | Path, pred: np.ndarray) -> Path:
     import scipy.io
 
     path = Path(path)
+    if path.is_dir():  # before any work, with a name to suggest (atomic_path would refuse it too)
+        raise FolderTargetError(path, f"; give a file name, such as {path / 'predictions.mat'}")
     pred1 = np.asarray(pred, dtype=np.float64) + 1.0
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         scipy.io.savemat(f, {"preds": pred1, "pos_pred_src": pred1.transpose(1, 2, 0)})

@@ -248,7 +248,8 @@ def resume(path: Path, cfg: TrainConfig, model_cfg: ModelConfig, model, optimize
         raise CheckpointError(f"{path} holds no optimizer state (an exported model?): it cannot be resumed")
     missing = sorted({"scheduler", "rng", "step", "best", "log"} - set(state))
     if missing or not isinstance(state["step"], int) or not isinstance(state["log"], list):
-        raise CheckpointError(f"{path} cannot be resumed: {'missing ' + ', '.join(missing) if missing else 'a malformed step or log'}")
+        problem = f"missing {', '.join(missing)}" if missing else "a malformed step or log"
+        raise CheckpointError(f"{path} cannot be resumed: {problem}")
     saved_model, saved = stored_configs(state, path)
     changes = config_changes(saved, cfg)
     refused = {k: v for k, v in changes.items() if k not in MAY_CHANGE}
@@ -264,7 +265,8 @@ def resume(path: Path, cfg: TrainConfig, model_cfg: ModelConfig, model, optimize
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
     except (RuntimeError, KeyError, ValueError, TypeError) as error:
-        raise CheckpointError(f"{path} cannot be resumed: its saved state does not fit ({str(error).splitlines()[0]})") from None
+        first = str(error).splitlines()[0]
+        raise CheckpointError(f"{path} cannot be resumed: its saved state does not fit ({first})") from None
     return state["step"], state["best"], state["log"], {k: v for k, v in changes.items() if k != "resume"}
 
 
@@ -389,25 +391,33 @@ def save_epoch(out_dir: Path, rows: list[dict], best: float, state) -> float:
     return best
 
 
+def build_run(cfg: TrainConfig, device: torch.device, world_size: int):
+    """A run's pieces, built in the order that fixes what the seed means: the network (seeded), the
+    data sets, the step count, the optimizer and its per-epoch schedule."""
+    torch.manual_seed(cfg.seed)
+    model_cfg = resolve_model(cfg)
+    model = model_cfg.build().to(device)
+    train_set, val_set = make_datasets(cfg)
+    choose_metric(val_set)  # a validation set that cannot be scored fails now, not after the first epochs
+    steps_per_epoch = len(train_set) // (cfg.batch_size * world_size)
+    if steps_per_epoch == 0:
+        raise ConfigError(f"{len(train_set)} training images make no batch of {cfg.batch_size} × {world_size} "
+                          "processes: lower batch_size or use more images (synth_images)")
+    max_steps = min(cfg.max_steps if cfg.max_steps is not None else math.inf, cfg.epochs * steps_per_epoch)
+    optimizer = make_optimizer(cfg.optimizer, model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(step // steps_per_epoch, cfg.lr_milestones, cfg.lr_gamma))
+    return model_cfg, model, train_set, val_set, steps_per_epoch, max_steps, optimizer, scheduler
+
+
 # --- the loop ------------------------------------------------------------------------------------
 
 def train(cfg: TrainConfig) -> dict:
     """Train, evaluate and save; returns the final metrics (also in out_dir/metrics.json)."""
     started, out_dir = time.perf_counter(), Path(cfg.out_dir)
     with distributed(pick_device(cfg.device)) as (device, rank, world_size), run_lock(out_dir, rank == 0):
-        torch.manual_seed(cfg.seed)
-        model_cfg = resolve_model(cfg)
-        model = model_cfg.build().to(device)
-        train_set, val_set = make_datasets(cfg)
-        choose_metric(val_set)  # a validation set that cannot be scored fails now, not after the first epochs
-        steps_per_epoch = len(train_set) // (cfg.batch_size * world_size)
-        if steps_per_epoch == 0:
-            raise ConfigError(f"{len(train_set)} training images make no batch of {cfg.batch_size} × {world_size} "
-                              "processes: lower batch_size or use more images (synth_images)")
-        max_steps = min(cfg.max_steps if cfg.max_steps is not None else math.inf, cfg.epochs * steps_per_epoch)
-        optimizer = make_optimizer(cfg.optimizer, model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: lr_factor(step // steps_per_epoch, cfg.lr_milestones, cfg.lr_gamma))
+        model_cfg, model, train_set, val_set, steps_per_epoch, max_steps, optimizer, scheduler = build_run(
+            cfg, device, world_size)
         step, best, rows, changes, saved = 0, -math.inf, [], {}, None  # saved: the checkpoint a resume would use
         if cfg.resume:
             path = out_dir / "last.pt" if cfg.resume == "last" else Path(cfg.resume)
@@ -448,12 +458,12 @@ def train(cfg: TrainConfig) -> dict:
                         raise stop.interrupted(step, max_steps, out_dir / "last.pt")
                 if rank == 0:
                     scored = step >= max_steps or (step % steps_per_epoch == 0 and (epoch + 1) % cfg.eval_every == 0)
-                    val_pckh = evaluate(model, val_set, batch_size=cfg.eval_batch_size, device=device).metric.mean if scored else None
-                    images_per_s = steps * cfg.batch_size * world_size / (time.perf_counter() - epoch_started)
-                    rows.append(log_row(step / steps_per_epoch, step, (sums / steps).tolist(),
-                                        optimizer.param_groups[0]["lr"], val_pckh, images_per_s))
-                    best = save_epoch(out_dir, rows, best, partial(run_state, cfg, model_cfg, model, optimizer,
-                                                                   scheduler, step=step, epoch=step // steps_per_epoch, rows=rows))
+                    val = evaluate(model, val_set, batch_size=cfg.eval_batch_size, device=device) if scored else None
+                    seconds = time.perf_counter() - epoch_started
+                    rows.append(log_row(step / steps_per_epoch, step, (sums / steps).tolist(), optimizer.param_groups[0]["lr"],
+                                        val.metric.mean if val else None, steps * cfg.batch_size * world_size / seconds))
+                    best = save_epoch(out_dir, rows, best, partial(run_state, cfg, model_cfg, model, optimizer, scheduler,
+                                                                   step=step, epoch=step // steps_per_epoch, rows=rows))
                 saved = f"{out_dir / 'last.pt'} (step {step})"
                 if world_size > 1:
                     dist.barrier()

@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from hglearn.files import atomic_path
 from hglearn.joints import JointSet
 
 LEFT, RIGHT, CENTRE = (40, 120, 255), (255, 80, 40), (250, 220, 40)  # RGB
@@ -37,7 +38,10 @@ def draw_pose(image: np.ndarray, joints: np.ndarray, joint_set: JointSet, show: 
 
 def save_pose_grid(path: str | Path, images: list[np.ndarray], joints: list[np.ndarray], joint_set: JointSet,
                    columns: int = 8, size: int = 128) -> Path:
-    """Save images with their skeletons as one PNG grid, each tile resized to size × size."""
+    """Save images with their skeletons as one PNG grid, each tile resized to size × size.
+
+    Written atomically (hglearn.files.atomic_path): a reader sees the old file or the whole new one.
+    """
     if not images:
         raise ValueError("save_pose_grid needs at least one image")
     tiles = []
@@ -49,6 +53,9 @@ def save_pose_grid(path: str | Path, images: list[np.ndarray], joints: list[np.n
         tiles.append(np.zeros_like(tiles[0]))
     rows = [np.concatenate(tiles[i:i + columns], axis=1) for i in range(0, len(tiles), columns)]
     path = Path(path)
-    if not cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR)):
-        raise OSError(f"could not write {path}")
+    ok, png = cv2.imencode(".png", cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise RuntimeError(f"could not encode the pose grid for {path} as PNG")
+    with atomic_path(path) as tmp:  # a crash mid-write never leaves a truncated PNG
+        tmp.write_bytes(png.tobytes())
     return path

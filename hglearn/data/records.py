@@ -48,15 +48,31 @@ class PoseRecord:
     head_box: np.ndarray | None = None
 
 
+# What a conversion of file content can raise: a wrong type or text, a 400-digit integer made a float
+# (OverflowError), structure nested past Python's recursion limit, a 4301-digit integer (ValueError).
+CONVERSION_ERRORS = (TypeError, ValueError, OverflowError, RecursionError)
+
+
+def leaves_root(relative: str) -> bool:
+    """Whether a relative path, read lexically, could leave the folder it is relative to: an absolute
+    path (POSIX or Windows, a drive such as "C:" included) or one with a ".." part (either separator)."""
+    posix, windows = PurePosixPath(relative), PureWindowsPath(relative)
+    return posix.is_absolute() or bool(windows.anchor) or ".." in posix.parts or ".." in windows.parts
+
+
 def resolve_under(root: str | Path, relative: str, *, file: str | Path | None = None,
                   record: int | None = None, field: str = "image") -> Path:
-    """root / relative, refusing paths that leave the root (an absolute path, or "..")."""
-    root = Path(root).resolve()
-    path = (root / relative).resolve()
-    if not path.is_relative_to(root):
+    """root / relative, refusing paths that leave the root: an absolute or drive path, a ".." part,
+    or a NUL byte. The check is lexical: symbolic links are not followed, so ROOT/images may be a link
+    to a folder on another disk (a usual set-up for MPII's 12.9 GB), while a path of the file itself
+    cannot name a place outside. Only the root is resolved."""
+    if not isinstance(relative, str) or "\0" in relative:
+        raise DatasetError(f"expected a path without NUL bytes, got {relative!r}", file=file, record=record,
+                           field=field)
+    if leaves_root(relative):
         raise DatasetError(f"path {relative!r} lies outside the dataset root {root}",
                            file=file, record=record, field=field)
-    return path
+    return Path(root).resolve() / relative
 
 
 def check_record(record: PoseRecord, index: int, *, file: str | Path | None, num_joints: int) -> None:
@@ -69,14 +85,17 @@ def check_record(record: PoseRecord, index: int, *, file: str | Path | None, num
     image = record.image
     if not isinstance(image, str) or not image:
         fail(f"expected a relative image path, got {image!r}", "image")
-    posix, windows = PurePosixPath(image), PureWindowsPath(image)
-    if posix.is_absolute() or windows.anchor or ".." in posix.parts or ".." in windows.parts:
+    if "\0" in image:
+        fail(f"image path {image!r} holds a NUL byte", "image")
+    if leaves_root(image):
         fail(f"image path {image!r} lies outside the dataset root", "image")
     joints = np.asarray(record.joints)
     if joints.ndim != 2 or joints.shape[1] != 2:
         fail(f"expected joints of shape ({num_joints}, 2), got {joints.shape}", "joints")
     if len(joints) != num_joints:
         fail(f"expected {num_joints} joints, got {len(joints)}", "joints")
+    if joints.dtype.kind not in "iuf":
+        fail(f"expected numbers, got {joints.dtype}", "joints")
     masks = {}
     for name in ("visible", "annotated"):
         masks[name] = np.asarray(getattr(record, name))
@@ -89,14 +108,21 @@ def check_record(record: PoseRecord, index: int, *, file: str | Path | None, num
     if (annotated & ~finite).any():
         j = int(np.argmax(annotated & ~finite))
         fail(f"non-finite coordinate {joints[j].tolist()}", f"joints[{j}]")
-    center = np.asarray(record.center, dtype=np.float64)
+    try:
+        center = np.asarray(record.center, dtype=np.float64)
+    except CONVERSION_ERRORS:
+        center = np.full(0, np.nan)
     if center.shape != (2,) or not np.isfinite(center).all():
         fail(f"expected two finite numbers, got {record.center!r}", "center")
-    if not (isinstance(record.scale, (int, float, np.floating, np.integer)) and np.isfinite(record.scale)
-            and record.scale > 0):
+    scale = record.scale
+    if not (isinstance(scale, (int, float, np.floating, np.integer)) and not isinstance(scale, (bool, np.bool_))
+            and abs(scale) < float("inf") and scale > 0):
         fail(f"scale must be positive and finite, got {record.scale!r}", "scale")
     if record.head_box is not None:
-        box = np.asarray(record.head_box, dtype=np.float64)
+        try:
+            box = np.asarray(record.head_box, dtype=np.float64)
+        except CONVERSION_ERRORS:
+            box = np.full(0, np.nan)
         if box.shape != (2, 2) or not np.isfinite(box).all():
             fail(f"expected [[x1, y1], [x2, y2]] of finite numbers, got {record.head_box!r}", "head_box")
         if np.linalg.norm(box[1] - box[0]) == 0:
@@ -126,6 +152,30 @@ def read_mat(path: str | Path, *, squeeze: bool = True, required: tuple[str, ...
     return mat
 
 
+def mat_numbers(value, *, file: str | Path, field: str, record: int | None = None) -> np.ndarray:
+    """A MATLAB variable or field that must hold numbers, as float64. Text, a cell array or a struct
+    where numbers are expected raises DatasetError naming the file and the field (numpy would read
+    the text '1.5' as a number, or fail with a message that names neither)."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        found = {"U": "text", "S": "text", "O": "a cell array or struct"}.get(array.dtype.kind, str(array.dtype))
+        raise DatasetError(f"expected a numeric array, got {found}", file=file, record=record, field=field)
+    return array.astype(np.float64)
+
+
+def read_json(path: str | Path, what: str = "JSON annotations"):
+    """The content of a JSON file. An absent file is a FileNotFoundError; one that cannot be read or
+    parsed (bad encoding or syntax, nesting past Python's recursion limit, an integer of over 4300
+    digits) a DatasetError naming the file, `what` saying which file it should have been."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, RecursionError) as error:  # ValueError: JSONDecodeError, UnicodeDecodeError
+        raise DatasetError(f"cannot read the {what}: {error}", file=path) from None
+
+
 # ---------------------------------------------------------------------------------------------
 # The prepared format
 
@@ -136,14 +186,27 @@ def _to_json(record: PoseRecord) -> dict:
             "head_box": None if record.head_box is None else np.asarray(record.head_box, dtype=float).tolist()}
 
 
+def _joint_count(record: PoseRecord) -> int:
+    """The length of record.joints; 0 for a scalar or an object numpy cannot make an array of
+    (`check_record` then names the field)."""
+    try:
+        return len(np.asarray(record.joints, dtype=np.float64))
+    except CONVERSION_ERRORS:  # TypeError: len() of a scalar
+        return 0
+
+
 def save_prepared(records: list[PoseRecord], path: str | Path) -> Path:
     """Write records in the prepared format, atomically (a temporary file renamed over path), after
-    checking each one: a bad record raises DatasetError and nothing is written."""
+    checking each one: no records, or a bad one, raises DatasetError and nothing is written."""
     path = Path(path)
-    num_joints = len(records[0].joints) if records else 0
+    if not records:
+        raise DatasetError("no records to write", file=path)
     for index, record in enumerate(records):
-        check_record(record, index, file=path, num_joints=num_joints)
-    path.parent.mkdir(parents=True, exist_ok=True)
+        check_record(record, index, file=path, num_joints=_joint_count(records[0]))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # FileExistsError: a file stands where the folder should be
+        raise DatasetError(f"cannot make the folder {path.parent}: {error.strerror or error}", file=path) from None
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps([_to_json(record) for record in records]), encoding="utf-8")
     return path
@@ -154,44 +217,41 @@ def _from_json(entry, index: int, path: Path) -> PoseRecord:
     if not isinstance(entry, dict):
         raise DatasetError(f"expected an object, got {type(entry).__name__}", file=path, record=index)
     fields = {}
-    for name, dtype in (("joints", np.float64), ("visible", bool), ("annotated", bool), ("center", np.float64)):
+    for name, dtype in (("joints", np.float64), ("visible", bool), ("annotated", bool), ("center", np.float64),
+                        ("scale", np.float64), ("head_box", np.float64)):
         value = entry.get(name)
         if value is None:
+            if name == "head_box":
+                fields[name] = None
+                continue
             raise DatasetError("field missing", file=path, record=index, field=name)
         if dtype is bool and not (isinstance(value, list) and all(v in (0, 1) for v in value)):
             raise DatasetError(f"expected a list of booleans, got {value!r}", file=path, record=index, field=name)
+        if name == "scale" and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+            raise DatasetError(f"expected a number, got {value!r}", file=path, record=index, field=name)
         try:
             fields[name] = np.asarray(value, dtype=dtype)
-        except (TypeError, ValueError):
-            raise DatasetError(f"expected numbers, got {value!r}", file=path, record=index, field=name) from None
-    scale, head_box = entry.get("scale"), entry.get("head_box")
-    if not isinstance(scale, (int, float)) or isinstance(scale, bool):
-        raise DatasetError(f"expected a number, got {scale!r}", file=path, record=index, field="scale")
-    if head_box is not None:
-        try:
-            head_box = np.asarray(head_box, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise DatasetError(f"expected numbers, got {head_box!r}", file=path, record=index,
-                               field="head_box") from None
-    return PoseRecord(image=entry.get("image"), scale=float(scale), head_box=head_box, **fields)
+        except CONVERSION_ERRORS:
+            raise DatasetError(f"expected numbers, got {value!r:.200}", file=path, record=index, field=name) from None
+    return PoseRecord(image=entry.get("image"), **{**fields, "scale": float(fields["scale"])})
 
 
 def load_prepared(path: str | Path, num_joints: int | None = None) -> list[PoseRecord]:
-    """Read a prepared annotation file, checking every record (`check_record`). Without num_joints,
-    every record must have the first one's joint count, which must be a known joint set's."""
+    """Read a prepared annotation file, checking every record (`check_record`); a file of no records
+    is a DatasetError. Without num_joints, every record must have the first one's joint count, which
+    must be a known joint set's."""
     path = Path(path)
     try:
-        with open(path, encoding="utf-8") as f:
-            entries = json.load(f)
+        entries = read_json(path, "prepared annotations")
     except FileNotFoundError:
         raise FileNotFoundError(f"prepared annotations not found: {path} (run `hglearn data prepare`)") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DatasetError(f"cannot read the prepared annotations: {error}", file=path) from None
     if not isinstance(entries, list):
         raise DatasetError("expected a JSON list of records", file=path)
+    if not entries:
+        raise DatasetError("no records", file=path)
     records = [_from_json(entry, index, path) for index, entry in enumerate(entries)]
-    if num_joints is None and records:
-        num_joints = len(records[0].joints)
+    if num_joints is None:
+        num_joints = _joint_count(records[0])
         known = sorted({joint_set.num_joints for joint_set in JOINT_SETS.values()}, reverse=True)
         if num_joints not in known:
             raise DatasetError(f"{num_joints} joints matches no joint set ({', '.join(map(str, known))})",
