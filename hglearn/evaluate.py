@@ -39,8 +39,12 @@ def choose_metric(dataset: PoseDataset) -> str:
     """"pckh" when every person has a head box, else "pck" when every torso is annotated.
 
     Checked before any prediction is made (and before training), so that a validation set that
-    supports neither fails at once, naming the people concerned, not after hours of training.
+    supports neither fails at once, naming the people concerned, not after hours of training. An
+    empty set, which no metric can score, fails the same way.
     """
+    if not len(dataset.records):
+        raise DatasetError("the evaluation set has no people to score: check its annotation file "
+                           "(or, for SynthPose, val_images)")
     if all(r.head_box is not None for r in dataset.records):
         return "pckh"
     a, b = dataset.joint_set.torso

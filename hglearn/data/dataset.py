@@ -18,21 +18,51 @@ from hglearn.metrics import head_size, torso_size
 ImageReader = Callable[[int, PoseRecord], np.ndarray]
 
 
+JPEG_START, JPEG_END = b"\xff\xd8", b"\xff\xd9"
+
+
+def decode_image(data: bytes, *, file: str | Path, record: int | None = None) -> np.ndarray:
+    """The bytes of an image file as (H, W, 3) uint8 RGB; anything that is not a whole image raises
+    DatasetError naming the file (and the record).
+
+    The rules: OpenCV must decode it, within its pixel limit (a header claiming 100000 × 100000 is
+    refused, not allocated). JPEG data (starting with the start-of-image marker FF D8) must end
+    with the end-of-image marker FF D9, trailing NUL padding aside: libjpeg decodes a truncated file
+    or one whose header is followed by garbage with only a warning on stderr, and training would
+    then see a grey image. EXIF orientation is ignored: the annotations refer to the stored pixel grid.
+    """
+    def fail(message: str):
+        raise DatasetError(message, file=file, record=record, field="image")
+
+    if data.startswith(JPEG_START) and not data.rstrip(b"\0").endswith(JPEG_END):
+        fail("truncated or corrupt JPEG: the file does not end with the end-of-image marker FF D9 "
+             "(download it again; re-save it if it carries extra data after the image)")
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    except cv2.error as error:  # e.g. "pixels <= CV_IO_MAX_IMAGE_PIXELS" for a huge header
+        detail = str(error).strip().splitlines()[-1].split(" error: ", 1)[-1]
+        fail(f"image could not be decoded (OpenCV refused it: {detail})")
+    if image is None:
+        fail("image could not be decoded")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
 def file_image_reader(root: str | Path) -> ImageReader:
     """A `read_image` for datasets stored as files: record.image under root, as (H, W, 3) uint8 RGB.
 
-    A path leaving root, a missing file or an undecodable one raises DatasetError naming the file
-    and the record.
+    A path leaving root (read lexically: root/images may be a symbolic link), a missing file, or
+    one that `decode_image` refuses raises DatasetError naming the file and the record.
     """
     def read_image(index: int, record: PoseRecord) -> np.ndarray:
         path = resolve_under(root, record.image, record=index, field="image")
         if not path.is_file():
             raise DatasetError("image file not found", file=path, record=index, field="image")
-        # The annotations refer to the stored pixel grid: do not let EXIF orientation rotate it.
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)  # (H, W, 3) BGR
-        if image is None:
-            raise DatasetError("image could not be decoded", file=path, record=index, field="image")
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise DatasetError(f"cannot read the image: {error.strerror or error}", file=path, record=index,
+                               field="image") from None
+        return decode_image(data, file=path, record=index)
 
     return read_image
 

@@ -129,8 +129,11 @@ def unpack(archive: str | Path, dest: str | Path) -> None:
                         raise DatasetError(f"archive member {member.name!r} is a link or a device",
                                            file=archive, field="archive member")
                     members.append(member)
+                # Every member was checked above (a plain file or folder, its path inside dest as
+                # written), so tarfile's own "data" filter adds nothing but would refuse to write
+                # through a folder the user linked elsewhere (ROOT/images on another disk).
                 if hasattr(tarfile, "data_filter"):
-                    tar.extractall(dest, members=members, filter="data")
+                    tar.extractall(dest, members=members, filter="fully_trusted")
                 else:
                     tar.extractall(dest, members=members)
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as error:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hglearn.data.records import DatasetError, PoseRecord, check_record, read_mat
+from hglearn.data.records import DatasetError, PoseRecord, check_record, mat_numbers, read_mat
 from hglearn.joints import LSP
 
 LSP_TRAIN_IMAGES = 1000  # im0001-im1000 train, im1001-im2000 test
@@ -83,7 +83,7 @@ def load_lsp(root: str | Path, split: str = "train", extended: bool = False) -> 
                          f"got {split!r}" + (" (LSP-extended is a training set only)" if extended else ""))
     path = Path(root) / "joints.mat"
     # Not squeezed: a one-image file must keep its image axis.
-    raw = np.asarray(read_mat(path, squeeze=False, required=("joints",))["joints"], dtype=np.float64)
+    raw = mat_numbers(read_mat(path, squeeze=False, required=("joints",))["joints"], file=path, field="joints")
     layout, other = ((14, 3), (3, 14)) if extended else ((3, 14), (14, 3))
     if raw.ndim != 3 or raw.shape[:2] != layout:
         hint = ""

@@ -21,13 +21,13 @@ from bearpaw's JSON or from Tompson's `detections.mat` so that the .mat can be s
 
 Taught in notebooks/00_pose_primer.ipynb.
 """
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from hglearn.data.records import DatasetError, PoseRecord, check_record, read_mat
+from hglearn.data.records import (CONVERSION_ERRORS, DatasetError, PoseRecord, check_record, mat_numbers,
+                                  read_json, read_mat)
 from hglearn.joints import MPII
 
 # The Tompson split, as the JSON conversions hold it; `prepare` warns when a conversion differs.
@@ -50,16 +50,6 @@ def _image_path(name, *, file, record, field) -> str:
     if not isinstance(name, str) or not name or name != name.strip():
         raise DatasetError(f"expected an image file name, got {name!r}", file=file, record=record, field=field)
     return f"images/{name}"
-
-
-def _read_json(path: Path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DatasetError(f"cannot read the JSON annotations: {error}", file=path) from None
 
 
 def _check_split(split: str, allowed: tuple[str, ...]) -> None:
@@ -225,6 +215,21 @@ def load_mpii_mat(path: str | Path, split: str = "train", *,
     return [record for i, p, is_train, record in people if is_train and (i + 1) not in val_images]
 
 
+def _indices(value, *, file, field, record=None) -> np.ndarray:
+    """RELEASE indices (1-based image or person numbers) as int64: whole numbers from 1 up; a boolean,
+    text, NaN, an infinity (JSON's 1e400) or a fraction raises DatasetError naming file and field."""
+    array = np.asarray(value) if not isinstance(value, (bool, list, dict)) else np.asarray(None)
+    if array.dtype.kind not in "iuf":
+        raise DatasetError(f"expected whole numbers from 1, got {value!r:.200}", file=file, record=record,
+                           field=field)
+    array = array.astype(np.float64)
+    bad = ~(np.isfinite(array) & (array == np.round(array)) & (array >= 1) & (array < 2**53))
+    if bad.any():
+        raise DatasetError(f"expected whole numbers from 1, got {array[bad].ravel()[0]}", file=file,
+                           record=record, field=field)
+    return array.astype(np.int64)
+
+
 def load_tompson_val_people(path: str | Path) -> set[tuple[int, int]]:
     """Tompson et al.'s validation people as (RELEASE image index, person index) pairs, 1-based.
 
@@ -237,19 +242,13 @@ def load_tompson_val_people(path: str | Path) -> set[tuple[int, int]]:
         people = set()
         for n, entry in enumerate(entries):
             if _bearpaw_flag(entry, n, path):
-                try:
-                    people.add((int(entry["annolist_index"]), int(entry["people_index"])))
-                except (KeyError, TypeError, ValueError):
-                    raise DatasetError("validation entry without integer annolist_index/people_index",
-                                       file=path, record=n, field="annolist_index") from None
+                image, person = (_indices(entry.get(name), file=path, record=n, field=name)
+                                 for name in ("annolist_index", "people_index"))
+                people.add((int(image), int(person)))
         return people
-    mat = read_mat(path)
-    try:
-        images = np.atleast_1d(mat["RELEASE_img_index"]).astype(int).ravel()
-        persons = np.atleast_1d(mat["RELEASE_person_index"]).astype(int).ravel()
-    except (KeyError, TypeError, ValueError):
-        raise DatasetError("expected RELEASE_img_index and RELEASE_person_index", file=path,
-                           field="RELEASE_img_index") from None
+    mat = read_mat(path, required=("RELEASE_img_index", "RELEASE_person_index"))
+    images, persons = (np.atleast_1d(_indices(mat[name], file=path, field=name)).ravel()
+                       for name in ("RELEASE_img_index", "RELEASE_person_index"))
     if images.shape != persons.shape:
         raise DatasetError("RELEASE_img_index and RELEASE_person_index differ in length", file=path,
                            field="RELEASE_person_index")
@@ -284,7 +283,7 @@ def load_mpii_gt_val(path: str | Path) -> MPIIGroundTruth:
     def array(name: str, shape: tuple) -> np.ndarray:
         if name not in mat:
             raise DatasetError("field missing", file=path, field=name)
-        value = np.asarray(mat[name], dtype=np.float64)
+        value = mat_numbers(mat[name], file=path, field=name)
         if value.ndim != len(shape) or any(s is not None and s != v for s, v in zip(shape, value.shape)):
             wanted = "x".join("N" if s is None else str(s) for s in shape)
             raise DatasetError(f"expected shape {wanted}, got {'x'.join(map(str, value.shape))}",
@@ -315,15 +314,33 @@ def load_mpii_gt_val(path: str | Path) -> MPIIGroundTruth:
     return MPIIGroundTruth(joints=joints, missing=missing, head_boxes=head_boxes, predictions=predictions)
 
 
-def _list_field(entry: dict, name: str, shape: tuple, *, file, record) -> np.ndarray:
+def _check_flags(values: np.ndarray, *, file, record, field) -> None:
+    """Refuse a per-joint flag other than 0 or 1, naming the joint: field[j]."""
+    bad = ~np.isin(values, (0, 1))
+    if bad.any():
+        j = int(np.argmax(bad))
+        raise DatasetError(f"expected a flag of 0 or 1, got {values[j]}", file=file, record=record,
+                           field=f"{field}[{j}]")
+
+
+def _list_field(entry: dict, name: str, shape: tuple, *, file, record, flags: bool = False) -> np.ndarray:
+    """entry[name] as a float64 array of the given shape. Numbers (JSON's true/false are refused, not
+    read as 1/0), or with flags=True 0/1 flags (true/false allowed); else DatasetError naming the field."""
     if name not in entry:
         raise DatasetError("field missing", file=file, record=record, field=name)
     try:
         value = np.asarray(entry[name], dtype=np.float64)
-    except (TypeError, ValueError):
-        raise DatasetError(f"expected numbers, got {entry[name]!r}", file=file, record=record, field=name) from None
+        items = np.asarray(entry[name], dtype=object).ravel() if value.shape == shape else ()
+    except CONVERSION_ERRORS:
+        raise DatasetError(f"expected numbers, got {entry[name]!r:.200}", file=file, record=record,
+                           field=name) from None
     if value.shape != shape:
         raise DatasetError(f"expected shape {shape}, got {value.shape}", file=file, record=record, field=name)
+    if flags:
+        _check_flags(value, file=file, record=record, field=name)
+    elif any(isinstance(item, bool) for item in items):
+        raise DatasetError(f"expected numbers, got a boolean in {entry[name]!r:.200}", file=file, record=record,
+                           field=name)
     return value
 
 
@@ -346,7 +363,7 @@ def load_mpii_json(path: str | Path, gt_val_mat: str | Path | None = None) -> li
     """
 
     path = Path(path)
-    entries = _read_json(path)
+    entries = read_json(path)
     if not isinstance(entries, list):
         raise DatasetError("expected a JSON list of people", file=path)
     records = []
@@ -354,7 +371,7 @@ def load_mpii_json(path: str | Path, gt_val_mat: str | Path | None = None) -> li
         if not isinstance(entry, dict):
             raise DatasetError(f"expected an object, got {type(entry).__name__}", file=path, record=n)
         joints = _list_field(entry, "joints", (MPII.num_joints, 2), file=path, record=n)
-        flags = _list_field(entry, "joints_vis", (MPII.num_joints,), file=path, record=n)
+        flags = _list_field(entry, "joints_vis", (MPII.num_joints,), file=path, record=n, flags=True)
         center = _list_field(entry, "center", (2,), file=path, record=n)
         scale = _list_field(entry, "scale", (), file=path, record=n)
         annotated = flags > 0
@@ -368,7 +385,7 @@ def load_mpii_json(path: str | Path, gt_val_mat: str | Path | None = None) -> li
             raise DatasetError(f"scale must be positive, got {float(scale)}", file=path, record=n, field="scale")
         visible = annotated.copy()
         if "is_visible" in entry:  # hglearn's SynthPose export keeps the occlusion flags here
-            visible &= _list_field(entry, "is_visible", (MPII.num_joints,), file=path, record=n) > 0
+            visible &= _list_field(entry, "is_visible", (MPII.num_joints,), file=path, record=n, flags=True) > 0
         head_box = None
         if "head_box" in entry:  # also from the SynthPose export: 1-based [[x1, y1], [x2, y2]]
             head_box = _list_field(entry, "head_box", (2, 2), file=path, record=n) - 1.0
@@ -401,7 +418,7 @@ def load_mpii_json(path: str | Path, gt_val_mat: str | Path | None = None) -> li
 # bearpaw's conversion (from the convolutional pose machines' genJSON.m): mpii_annotations.json
 
 def _bearpaw_entries(path: Path) -> list:
-    entries = _read_json(path)
+    entries = read_json(path)
     if isinstance(entries, dict) and list(entries) == ["root"]:  # the CPM original wraps the list
         entries = entries["root"]
     if not isinstance(entries, list):
@@ -439,7 +456,8 @@ def load_mpii_annotations_json(path: str | Path, split: str = "train") -> list[P
         objpos = _list_field(entry, "objpos", (2,), file=path, record=n)
         scale = _list_field(entry, "scale_provided", (), file=path, record=n)
         annotated = ~((points[:, 0] == 0) & (points[:, 1] == 0))
-        flagged = points[:, 2] > 0
+        _check_flags(points[:, 2], file=path, record=n, field="joint_self")
+        flagged = points[:, 2] == 1
         if (flagged & ~annotated).any():
             raise DatasetError(f"joint {int(np.argmax(flagged & ~annotated))} is visible at the missing-joint "
                                "position (0, 0)", file=path, record=n, field="joint_self")

@@ -102,13 +102,17 @@ def prepare(name: str, root: str | Path, *, source: str | None = None,
     if source not in spec.sources:
         raise ConfigError(f"source for {name} must be one of {', '.join(spec.sources)}; got {source!r}")
     root = Path(root)
+    annotations = root / "annotations"
+    if annotations.exists() and not annotations.is_dir():  # found now, not after reading every annotation
+        raise DatasetError("is not a folder: the prepared annotations are written into it; move it away",
+                           file=annotations)
     splits = _mpii_splits(root, source, tompson) if name == "mpii" else _joints_mat_splits(spec, root)
 
     paths = {}
     for split, records in splits.items():
         if not records:
             raise DatasetError(f"no usable people for the {split} split", file=root)
-        paths[split] = save_prepared(records, root / "annotations" / f"{split}.json")
+        paths[split] = save_prepared(records, annotations / f"{split}.json")
         people, images = len(records), len({record.image for record in records})
         print(f"{name} {split}: {people:,} people in {images:,} images -> {paths[split]}")
         if name == "mpii":

@@ -15,6 +15,7 @@ does not need the downloader. `save_prepared` and `load_prepared` check every re
 Taught in notebooks/09_training_on_mpii.ipynb.
 """
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -62,10 +63,10 @@ def leaves_root(relative: str) -> bool:
 
 def resolve_under(root: str | Path, relative: str, *, file: str | Path | None = None,
                   record: int | None = None, field: str = "image") -> Path:
-    """root / relative, refusing paths that leave the root: an absolute or drive path, a ".." part,
-    or a NUL byte. The check is lexical: symbolic links are not followed, so ROOT/images may be a link
-    to a folder on another disk (a usual set-up for MPII's 12.9 GB), while a path of the file itself
-    cannot name a place outside. Only the root is resolved."""
+    """root / relative, refusing a NUL byte and the paths that could leave the root: an absolute or
+    drive path, or one with a ".." part. The check is lexical and only the root is resolved: symbolic
+    links below it are followed, not judged, so ROOT/images may be a link to a folder on another disk
+    (a usual set-up for MPII's 12.9 GB), while no path written in a file can name a place outside."""
     if not isinstance(relative, str) or "\0" in relative:
         raise DatasetError(f"expected a path without NUL bytes, got {relative!r}", file=file, record=record,
                            field=field)
@@ -89,7 +90,10 @@ def check_record(record: PoseRecord, index: int, *, file: str | Path | None, num
         fail(f"image path {image!r} holds a NUL byte", "image")
     if leaves_root(image):
         fail(f"image path {image!r} lies outside the dataset root", "image")
-    joints = np.asarray(record.joints)
+    try:
+        joints = np.asarray(record.joints)
+    except CONVERSION_ERRORS:  # a ragged list
+        fail(f"expected joints of shape ({num_joints}, 2), got {record.joints!r:.200}", "joints")
     if joints.ndim != 2 or joints.shape[1] != 2:
         fail(f"expected joints of shape ({num_joints}, 2), got {joints.shape}", "joints")
     if len(joints) != num_joints:
@@ -115,9 +119,13 @@ def check_record(record: PoseRecord, index: int, *, file: str | Path | None, num
     if center.shape != (2,) or not np.isfinite(center).all():
         fail(f"expected two finite numbers, got {record.center!r}", "center")
     scale = record.scale
-    if not (isinstance(scale, (int, float, np.floating, np.integer)) and not isinstance(scale, (bool, np.bool_))
-            and abs(scale) < float("inf") and scale > 0):
-        fail(f"scale must be positive and finite, got {record.scale!r}", "scale")
+    try:
+        usable = (isinstance(scale, (int, float, np.floating, np.integer)) and not isinstance(scale, (bool, np.bool_))
+                  and math.isfinite(scale) and scale > 0)
+    except OverflowError:  # an integer too large for a float
+        usable = False
+    if not usable:
+        fail(f"scale must be positive and finite, got {record.scale!r:.100}", "scale")
     if record.head_box is not None:
         try:
             box = np.asarray(record.head_box, dtype=np.float64)
@@ -201,8 +209,9 @@ def save_prepared(records: list[PoseRecord], path: str | Path) -> Path:
     path = Path(path)
     if not records:
         raise DatasetError("no records to write", file=path)
+    num_joints = _joint_count(records[0])
     for index, record in enumerate(records):
-        check_record(record, index, file=path, num_joints=_joint_count(records[0]))
+        check_record(record, index, file=path, num_joints=num_joints)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:  # FileExistsError: a file stands where the folder should be
