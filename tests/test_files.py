@@ -1,5 +1,6 @@
 import os
 import threading
+import time
 
 import pytest
 
@@ -64,6 +65,8 @@ def test_two_concurrent_writers_never_corrupt_the_file_and_never_raise(tmp_path)
                     with open(tmp, "wb") as f:
                         for i in range(0, len(contents[name]), 4096):
                             f.write(contents[name][i:i + 4096])
+                            f.flush()
+                            time.sleep(0)  # let the other writer in mid-file
         except BaseException as error:  # FileNotFoundError in 2.2 of the review
             errors.append(error)
 
@@ -87,6 +90,40 @@ def test_two_concurrent_writers_never_corrupt_the_file_and_never_raise(tmp_path)
     assert target.read_bytes() in contents.values()
     assert seen <= set(contents.values()), "a reader saw a half-written or mixed file"
     assert not temporaries(tmp_path)
+
+
+WRITER = """
+import sys, time
+from hglearn.files import atomic_path
+path, letter = sys.argv[1], sys.argv[2]
+end = time.monotonic() + 1.0  # long enough for both processes to overlap, whenever each starts
+while time.monotonic() < end:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            for _ in range(10):
+                f.write(letter.encode() * 4096)
+                f.flush()
+                time.sleep(0.0001)  # another writer's turn mid-file
+"""
+
+
+def test_two_concurrent_writer_processes_never_corrupt_the_file_and_never_raise(tmp_path):
+    import subprocess
+    import sys
+
+    target = tmp_path / "best.pt"
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(target), letter], stderr=subprocess.PIPE)
+               for letter in "ab"]
+    seen = set()
+    while any(w.poll() is None for w in writers):
+        try:
+            seen.add(target.read_bytes())
+        except FileNotFoundError:  # before the first rename only
+            pass
+    errors = [w.stderr.read().decode() for w in writers]
+    assert [w.returncode for w in writers] == [0, 0], errors
+    whole = {letter.encode() * 40960 for letter in "ab"}
+    assert target.read_bytes() in whole and seen <= whole and not temporaries(tmp_path)
 
 
 def test_a_folder_as_target_is_a_clear_error_and_writes_nothing(tmp_path):

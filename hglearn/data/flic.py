@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hglearn.errors import ConfigError
 from hglearn.data.lsp import records_from_joints
 from hglearn.data.records import DatasetError, PoseRecord, read_mat
 from hglearn.joints import FLIC, FLIC_COORD_ROWS
@@ -22,7 +23,7 @@ def load_flic(root: str | Path, split: str = "train") -> list[PoseRecord]:
     """The FLIC people of split "train" (istrain), "test" (istest) or "all" under root, which holds
     examples.mat and images/. Record indices in errors are 0-based positions in `examples`."""
     if split not in ("train", "test", "all"):
-        raise ValueError(f"split must be one of train, test, all; got {split!r}")
+        raise ConfigError(f"split must be one of train, test, all; got {split!r}")
     path = Path(root) / "examples.mat"
     examples = read_mat(path, required=("examples",))["examples"]
     examples = list(examples.ravel()) if isinstance(examples, np.ndarray) else [examples]

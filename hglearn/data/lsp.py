@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hglearn.errors import ConfigError
 from hglearn.data.records import DatasetError, PoseRecord, check_record, mat_numbers, read_mat
 from hglearn.joints import LSP
 
@@ -79,7 +80,7 @@ def load_lsp(root: str | Path, split: str = "train", extended: bool = False) -> 
     which holds joints.mat and images/. Record indices in errors are 0-based image numbers."""
     allowed = ("train", "all") if extended else ("train", "test", "all")
     if split not in allowed:
-        raise ValueError(f"split must be one of {', '.join(allowed)} for {'LSP-extended' if extended else 'LSP'}; "
+        raise ConfigError(f"split must be one of {', '.join(allowed)} for {'LSP-extended' if extended else 'LSP'}; "
                          f"got {split!r}" + (" (LSP-extended is a training set only)" if extended else ""))
     path = Path(root) / "joints.mat"
     # Not squeezed: a one-image file must keep its image axis.

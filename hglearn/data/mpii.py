@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hglearn.errors import ConfigError
 from hglearn.data.records import (CONVERSION_ERRORS, DatasetError, PoseRecord, check_record, mat_numbers,
                                   read_json, read_mat)
 from hglearn.joints import MPII
@@ -54,7 +55,7 @@ def _image_path(name, *, file, record, field) -> str:
 
 def _check_split(split: str, allowed: tuple[str, ...]) -> None:
     if split not in allowed:
-        raise ValueError(f"split must be one of {', '.join(allowed)}; got {split!r}")
+        raise ConfigError(f"split must be one of {', '.join(allowed)}; got {split!r}")
 
 
 # ---------------------------------------------------------------------------------------------

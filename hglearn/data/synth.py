@@ -50,6 +50,7 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
+from hglearn.errors import ConfigError
 from hglearn.data.mpii import BOX_PAD, BOX_SHIFT
 from hglearn.data.records import PoseRecord
 from hglearn.files import atomic_path
@@ -97,11 +98,12 @@ class SynthConfig:
         if isinstance(self.difficulty, int) and 0 <= self.difficulty < len(DIFFICULTIES):
             object.__setattr__(self, "difficulty", DIFFICULTIES[self.difficulty])
         if self.difficulty not in DIFFICULTIES:
-            raise ValueError(f"difficulty {self.difficulty!r} is not one of {DIFFICULTIES} or 0..3")
+            raise ConfigError(f"SynthPose difficulty (TrainConfig.synth_difficulty) {self.difficulty!r} is not one of "
+                              f"{', '.join(DIFFICULTIES)} or 0..3")
         if self.image_size < 32:
-            raise ValueError(f"image_size {self.image_size} is too small to draw a figure (32 px at least)")
+            raise ConfigError(f"image_size {self.image_size} is too small to draw a figure (32 px at least)")
         if self.occluder_prob is not None and not 0.0 <= self.occluder_prob <= 1.0:
-            raise ValueError(f"occluder_prob {self.occluder_prob} is not a probability")
+            raise ConfigError(f"occluder_prob {self.occluder_prob} is not a probability")
 
     @property
     def level(self) -> int:
