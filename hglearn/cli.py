@@ -64,6 +64,8 @@ def cmd_eval(args: argparse.Namespace) -> None:
     from hglearn.evaluate import evaluate, save_mpii_predictions
     from hglearn.train import pick_device
 
+    if args.save_mat and (Path(args.save_mat).is_dir() or not Path(args.save_mat).parent.is_dir()):
+        raise ConfigError(f"--save-mat {args.save_mat}: give a file name in an existing folder, such as pred.mat")
     model, trained = load_model(args.checkpoint)
     changes = {"dataset": args.dataset, "data_root": args.data_root, "synth_difficulty": args.synth_difficulty}
     cfg = dataclasses.replace(trained, **{k: v for k, v in changes.items() if v is not None})

@@ -42,7 +42,7 @@ from hglearn.data.splits import draw_pool, make_datasets
 from hglearn.dlm import dlm_loss
 from hglearn.errors import CheckpointError, ConfigError, RunInterrupted, TrainingError
 from hglearn.evaluate import Evaluation, choose_metric, evaluate
-from hglearn.files import atomic_path
+from hglearn.files import atomic_path, remove_temporaries
 from hglearn.losses import heatmap_mse, stacked_heatmap_loss
 from hglearn.models import ModelConfig, count_parameters, model_config
 
@@ -291,6 +291,7 @@ def run_lock(out_dir: Path, owner: bool):
             holder = lock.read().strip() or "another process"
             raise TrainingError(f"{out_dir} is in use by {holder}: one run per out_dir; wait for it to end "
                                 "or choose another out_dir") from None
+        remove_temporaries(out_dir)  # left by writers killed mid-write; no other run can be writing now
         lock.seek(0)
         lock.truncate()
         lock.write(f"process {os.getpid()} on {socket.gethostname()}\n")

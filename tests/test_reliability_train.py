@@ -202,3 +202,15 @@ def test_eval_refuses_a_dataset_of_other_joints_before_predicting(tmp_path, tiny
     assert "predicts the 16 joints of synth, lsp has 14" in capsys.readouterr().err
     assert main(["eval", str(tmp_path / "last.pt"), "--split=nope"]) == 2
     assert "has no split 'nope'" in capsys.readouterr().err
+
+
+def test_save_mat_to_a_folder_is_refused_before_anything_runs(tmp_path, capsys):
+    assert main(["eval", str(tmp_path / "missing.pt"), "--save-mat", str(tmp_path)]) == 2
+    assert "--save-mat" in capsys.readouterr().err  # not "checkpoint not found": checked first
+
+
+@pytest.mark.slow
+def test_a_run_clears_the_temporary_files_of_killed_writers(tmp_path, tiny_config):
+    (tmp_path / ".last.pt.abc123.tmp").write_bytes(b"half a checkpoint")
+    train(override(tiny_config, out_dir=str(tmp_path), max_steps=1))
+    assert not list(tmp_path.glob("*.tmp"))
