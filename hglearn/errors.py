@@ -46,6 +46,18 @@ class TrainingError(HglearnError, RuntimeError):
     """Training cannot go on (a non-finite loss); the message says which checkpoint is safe."""
 
 
+class FolderTargetError(HglearnError, IsADirectoryError):
+    """A file was to be written where a folder stands. Also an `IsADirectoryError`, so `except
+    OSError` still catches it."""
+
+    def __init__(self, path: str | Path, hint: str = ""):
+        super().__init__(f"cannot write {path}: it is a folder, not a file{hint}")
+        self.filename = str(path)
+
+    def __str__(self) -> str:  # OSError's own would read "[Errno None] None: 'path'" once filename is set
+        return self.args[0]
+
+
 class RunInterrupted(HglearnError):
     """Training stopped by SIGINT (Ctrl-C) or SIGTERM after saving the current step; the command
     line exits with the conventional status 128 + the signal's number."""

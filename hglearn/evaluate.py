@@ -19,8 +19,8 @@ from torch.utils.data import DataLoader
 
 from hglearn.data.dataset import PoseDataset
 from hglearn.data.transforms import crop_matrix, heatmap_to_image
-from hglearn.files import FolderTargetError, atomic_path
-from hglearn.errors import ConfigError, DatasetError
+from hglearn.errors import ConfigError, DatasetError, FolderTargetError
+from hglearn.files import atomic_path
 from hglearn.heatmaps import decode, flip_heatmaps
 from hglearn.metrics import PCKResult, pck, pckh
 from hglearn.models import eval_mode

@@ -3,30 +3,19 @@ import os
 import re
 import tempfile
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
-from hglearn.errors import HglearnError
+from hglearn.errors import FolderTargetError
 
 
-class FolderTargetError(HglearnError, IsADirectoryError):
-    """A file was to be written where a folder stands. An `HglearnError` (the command line prints one
-    line) and an `IsADirectoryError`, so `except OSError` still catches it."""
-
-    def __init__(self, path: str | Path, hint: str = ""):
-        super().__init__(f"cannot write {path}: it is a folder, not a file{hint}")
-        self.filename = str(path)
-
-    def __str__(self) -> str:  # OSError's own would read "[Errno None] None: 'path'" once filename is set
-        return self.args[0]
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)  # the only portable way to read it: set it, then put it back
+@cache
+def _new_file_mode() -> int:
+    """The permissions a new file gets here: 0o666 less the umask. Reading the umask means setting
+    it and putting it back (the only portable way), so it is done once, on the first new file."""
+    mask = os.umask(0o022)
     os.umask(mask)
-    return mask
-
-
-_UMASK = _umask()  # read once at import: changing the umask is not thread-safe
+    return 0o666 & ~mask
 
 
 @contextmanager
@@ -65,7 +54,7 @@ def atomic_path(path: str | Path):
         try:
             mode = path.stat().st_mode & 0o777
         except OSError:
-            mode = 0o666 & ~_UMASK
+            mode = _new_file_mode()
         os.chmod(temporary, mode)
         os.replace(temporary, path)
     except BaseException:

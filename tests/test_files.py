@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from hglearn.errors import HglearnError
-from hglearn.files import FolderTargetError, atomic_path, is_temporary, remove_temporaries
+from hglearn.errors import FolderTargetError, HglearnError
+from hglearn.files import atomic_path, is_temporary, remove_temporaries
 
 
 def temporaries(folder):
