@@ -73,10 +73,14 @@ class TrainConfig:
     """adam (SADI-Net) or rmsprop (Newell et al.: alpha 0.99, eps 1e-8)"""
     lr: float = 2.5e-3
     """learning rate before the first milestone"""
+    lr_schedule: str = "step"
+    """step (×lr_gamma at each of lr_milestones, as the papers) or cosine (a half cosine from lr to 0 over the epochs)"""
     lr_milestones: tuple[int, ...] = (40, 48)
-    """epochs at which the learning rate is multiplied by lr_gamma (comma-separated)"""
+    """epochs at which the step schedule multiplies the learning rate by lr_gamma (comma-separated)"""
     lr_gamma: float = 0.1
-    """factor applied to the learning rate at each milestone"""
+    """factor applied to the learning rate at each milestone of the step schedule"""
+    warmup_epochs: float = 0.0
+    """the learning rate rises linearly from lr/steps to lr over this many epochs first (0: no warm-up)"""
     weight_decay: float = 0.0
     """L2 penalty of the optimizer"""
     eval_every: int = 10
@@ -113,6 +117,9 @@ class TrainConfig:
 
         require(self.dataset in DATASETS, "dataset", f"one of {', '.join(DATASETS)}")
         require(self.optimizer in ("adam", "rmsprop"), "optimizer", "'adam' or 'rmsprop'")
+        require(self.lr_schedule in ("step", "cosine"), "lr_schedule", "'step' or 'cosine'")
+        require(math.isfinite(self.warmup_epochs) and 0 <= self.warmup_epochs <= self.epochs, "warmup_epochs",
+                f"between 0 and epochs ({self.epochs})")
         for name in ("epochs", "batch_size", "eval_batch_size", "eval_every", "log_every", "synth_images",
                      "val_images"):
             require(getattr(self, name) >= 1, name, "at least 1")

@@ -145,7 +145,7 @@ def final_state(out_dir: Path) -> dict:
     from hglearn.checkpoints import load_checkpoint
 
     last, best = load_checkpoint(out_dir / "last.pt"), load_checkpoint(out_dir / "best.pt")
-    rows = [{k: v for k, v in row.items() if k != "images_per_s"} for row in read_log(out_dir / "log.csv")]
+    rows = [{k: v for k, v in row.items() if k not in ("images_per_s", "elapsed_s")} for row in read_log(out_dir / "log.csv")]
     metrics = {k: v for k, v in json.loads((out_dir / "metrics.json").read_text()).items() if k != "seconds"}
     assert last["step"] == 2 * EPOCHS
     return {"last": last["model"], "best": best["model"], "rows": rows, "metrics": metrics,

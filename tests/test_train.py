@@ -15,7 +15,9 @@ from hglearn.data.splits import make_dataset
 from hglearn.errors import CheckpointError, TrainingError
 from hglearn.losses import heatmap_mse, stacked_heatmap_loss
 from hglearn.models import PRESETS, count_parameters
-from hglearn.train import EpochSampler, lr_factor, resolve_model, train, training_loss
+from hglearn.errors import ConfigError
+from hglearn.train import (EpochSampler, build_run, cosine_factor, lr_at_step, lr_factor, make_optimizer, resolve_model,
+                           train, training_loss)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -87,8 +89,59 @@ def test_a_tiny_model_overfits_a_fixed_batch(tiny_config):
     assert losses[-1] < blank.item() / 5  # far below the "predict blank maps" plateau
 
 
+def test_warm_up_then_cosine_or_step_schedule():
+    assert cosine_factor(0, 100) == 1 and cosine_factor(50, 100) == pytest.approx(0.5)
+    assert cosine_factor(100, 100) == 0 and cosine_factor(150, 100) == 0  # stays at 0 past its length
+    assert cosine_factor(25, 100) == pytest.approx((1 + 2 ** -0.5) / 2)
+    cosine = TrainConfig(lr_schedule="cosine", epochs=4, warmup_epochs=1)  # 10 steps per epoch below: 10 warm-up
+    factors = [lr_at_step(s, 10, cosine) for s in range(40)]
+    assert factors[:10] == pytest.approx([(s + 1) / 10 for s in range(10)])  # linear, reaching lr at its last step
+    assert factors[10] == 1 and factors[25] == pytest.approx(0.5) and lr_at_step(40, 10, cosine) == 0
+    assert all(a > b for a, b in zip(factors[10:], factors[11:]))  # then strictly decreasing
+    step = TrainConfig(lr_schedule="step", epochs=4, lr_milestones=(2, 3), lr_gamma=0.1, warmup_epochs=0.5)
+    assert [lr_at_step(s, 10, step) for s in (0, 4, 5, 19, 20, 29, 30, 39)] == pytest.approx(
+        [0.2, 1, 1, 1, 0.1, 0.1, 0.01, 0.01])
+    assert [lr_at_step(s, 10, TrainConfig(epochs=4, lr_milestones=(2,))) for s in (0, 19, 20)] == [1, 1, 0.1]
+    with pytest.raises(ConfigError, match="lr_schedule"):
+        TrainConfig(lr_schedule="linear")
+    with pytest.raises(ConfigError, match="warmup_epochs"):
+        TrainConfig(epochs=3, warmup_epochs=4)
+
+
+def test_the_run_applies_the_schedule_step_by_step(tiny_config):
+    cfg = override(tiny_config, lr_schedule="cosine", warmup_epochs=0.5, epochs=3)  # 8 steps per epoch
+    *_, steps_per_epoch, max_steps, optimizer, scheduler = build_run(cfg, torch.device("cpu"), 1)
+    seen = []
+    for _ in range(max_steps):
+        seen.append(optimizer.param_groups[0]["lr"])  # the rate the coming optimizer step uses
+        optimizer.step()
+        scheduler.step()
+    assert seen == pytest.approx([cfg.lr * lr_at_step(s, steps_per_epoch, cfg) for s in range(max_steps)])
+    assert seen[3] == cfg.lr and seen[-1] < cfg.lr / 50
+
+
+def test_fused_adam_makes_the_plain_adam_update():
+    torch.manual_seed(0)
+    weights = [torch.randn(64, 32, requires_grad=True), torch.randn(7, requires_grad=True)]
+    copies = [w.detach().clone().requires_grad_() for w in weights]
+    start = weights[0].detach().clone()
+    fused = make_optimizer("adam", weights, lr=1e-2, weight_decay=1e-4)
+    plain = torch.optim.Adam(copies, lr=1e-2, weight_decay=1e-4, foreach=False)
+    assert fused.defaults["fused"]
+    for _ in range(5):
+        for params, optimizer in ((weights, fused), (copies, plain)):
+            optimizer.zero_grad()
+            (params[0].sin().sum() + params[1].square().sum()).backward()
+            optimizer.step()
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(weights, copies))
+    assert (weights[0] - start).abs().min() > 1e-3  # five steps of lr 1e-2 moved every weight
+    assert make_optimizer("rmsprop", [torch.zeros(3, requires_grad=True)], lr=1e-3).defaults["foreach"]
+
+
 @pytest.mark.slow
-def test_resumed_training_equals_uninterrupted_training_bit_for_bit(tmp_path, tiny_config):
+@pytest.mark.parametrize("schedule", [{"lr_schedule": "step"}, {"lr_schedule": "cosine", "warmup_epochs": 0.5}])
+def test_resumed_training_equals_uninterrupted_training_bit_for_bit(tmp_path, tiny_config, schedule):
+    tiny_config = override(tiny_config, **schedule)
     whole = override(tiny_config, out_dir=str(tmp_path / "whole"))
     train(whole)
     part = override(tiny_config, out_dir=str(tmp_path / "part"), max_steps=5)  # stops mid-epoch
@@ -98,6 +151,17 @@ def test_resumed_training_equals_uninterrupted_training_bit_for_bit(tmp_path, ti
     a, b = (load_checkpoint(tmp_path / name / "last.pt") for name in ("whole", "part"))
     assert a["step"] == b["step"] == 16
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert [r["lr"] for r in a["log"]] == [r["lr"] for r in b["log"]]
+    elapsed = [r["elapsed_s"] for r in b["log"]]  # the wall time goes on across the resume
+    assert 0 < elapsed[0] < elapsed[1]
+
+
+@pytest.mark.slow
+def test_a_cosine_run_cannot_resume_with_other_epochs(tmp_path, tiny_config):
+    cfg = override(tiny_config, out_dir=str(tmp_path), lr_schedule="cosine", max_steps=4)
+    train(cfg)
+    with pytest.raises(ConfigError, match="epochs: 2 → 3"):
+        train(override(cfg, epochs=3, max_steps=None, resume="last"))
 
 
 @pytest.mark.slow

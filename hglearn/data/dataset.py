@@ -103,6 +103,9 @@ class PoseDataset(torch.utils.data.Dataset):
         self.records, self.read_image, self.joint_set = records, read_image, joint_set
         self.input_res, self.out_res, self.sigma = input_res, out_res, sigma
         self.augment, self.seed, self.epoch = augment, seed, 0
+        # The PCKh and PCK normalisers of every person, once: they do not change with the augmentation.
+        self.head_sizes = [float("nan") if r.head_box is None else float(head_size(r.head_box[None])[0]) for r in records]
+        self.torso_sizes = [float(torso_size(r.joints[None], r.annotated[None], joint_set)[0]) for r in records]
 
     def set_epoch(self, epoch: int) -> None:
         """Draw a new augmentation per item: the random stream is keyed by (seed, epoch, index)."""
@@ -144,8 +147,9 @@ class PoseDataset(torch.utils.data.Dataset):
         inside = ((joints_hm > -0.5) & (joints_hm < self.out_res - 0.5)).all(axis=1)  # (J,)
         heatmaps, target_weight = render(joints_hm, annotated & inside, self.out_res, self.sigma)
 
-        # 5. Colour.
-        pixels = np.clip(crop.astype(np.float32) / 255.0 * color.astype(np.float32), 0.0, 1.0)
+        # 5. Colour: one multiply from uint8 to float32 in [0, 1.2], then clipped at 1 in place.
+        pixels = crop * (color / 255.0).astype(np.float32)  # (input_res, input_res, 3)
+        np.minimum(pixels, 1.0, out=pixels)
 
         meta = {
             "index": index,
@@ -156,8 +160,8 @@ class PoseDataset(torch.utils.data.Dataset):
             "joints": torch.as_tensor(joints_img, dtype=torch.float32),
             "visible": torch.from_numpy(visible),
             "annotated": torch.from_numpy(annotated),
-            "head_size": float("nan") if record.head_box is None else float(head_size(record.head_box[None])[0]),
-            "torso_size": float(torso_size(record.joints[None], record.annotated[None], self.joint_set)[0]),
+            "head_size": self.head_sizes[index],
+            "torso_size": self.torso_sizes[index],
             "matrix": torch.as_tensor(matrix, dtype=torch.float32),
         }
         return {
