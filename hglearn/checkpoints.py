@@ -21,7 +21,7 @@ from hglearn.files import atomic_path
 from hglearn.models import ModelConfig
 
 REQUIRED = ("model_config", "train_config", "model")
-EXPORTED = ("model_config", "train_config", "model", "step", "best", "log")  # no optimizer, no RNG
+EXPORTED = ("model_config", "train_config", "model", "step", "best", "log", "model_card")  # no optimizer, no RNG
 
 
 def save_checkpoint(path: str | Path, state: dict) -> None:

@@ -4,6 +4,7 @@
     hglearn eval CHECKPOINT [--dataset NAME] [--data-root DIR] [--synth-difficulty LEVEL] [--flip]
                  [--scales 0.9,1,1.1] [--save-mat FILE]
     hglearn export CHECKPOINT OUT         # the model and configs only, for sharing
+    hglearn convert princeton CHECKPOINT OUT.pt   # the authors' PyTorch port's weights as an hglearn checkpoint
     hglearn profile NAME [--input 256] [--depth 3] [--repeats 5] [--no-latency]
     hglearn data download NAME --root DIR
     hglearn data prepare NAME --root DIR [--source FORMAT]
@@ -92,6 +93,17 @@ def cmd_export(args: argparse.Namespace) -> None:
         raise ConfigError(f"{args.out}: the folder {Path(args.out).parent} does not exist; create it first")
     out = export_model(args.checkpoint, args.out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): model and configs, no optimizer state")
+
+
+def cmd_convert(args: argparse.Namespace) -> None:
+    from hglearn.pretrained import save_converted
+
+    if not Path(args.out).parent.is_dir():
+        raise ConfigError(f"{args.out}: the folder {Path(args.out).parent} does not exist; create it first")
+    out, converted = save_converted(args.checkpoint, args.out)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): {converted.preset} from {args.checkpoint}, "
+          f"{len(converted.dropped)} unused skip_layer tensors dropped, model card inside")
+    print(f"input: {converted.input_convention}")
 
 
 def cmd_profile(args: argparse.Namespace) -> None:
@@ -201,6 +213,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("out", help="the file to write (its folder must exist); it loads like any checkpoint "
                         "but cannot be resumed")
     export.set_defaults(run=cmd_export)
+
+    convert = commands.add_parser("convert", help="turn the authors' published checkpoints into hglearn ones")
+    convert.add_argument("source", choices=["princeton"], help="princeton: a checkpoint of the authors' PyTorch "
+                         "port, princeton-vl/pytorch_stacked_hourglass")
+    convert.add_argument("checkpoint", help="the port's checkpoint.pt (state_dict, optimizer, epoch)")
+    convert.add_argument("out", help="the hglearn checkpoint to write (its folder must exist); load_model and "
+                         "hglearn eval read it, and its model_card says where it came from")
+    convert.set_defaults(run=cmd_convert)
 
     profile = commands.add_parser("profile", help="parameters, FLOPs, layer summary and latency of a preset")
     profile.add_argument("name", metavar="NAME", help="a preset of hglearn.models.PRESETS, e.g. newell-hg8")

@@ -118,12 +118,12 @@ class TrainConfig:
         require(self.dataset in DATASETS, "dataset", f"one of {', '.join(DATASETS)}")
         require(self.optimizer in ("adam", "rmsprop"), "optimizer", "'adam' or 'rmsprop'")
         require(self.lr_schedule in ("step", "cosine"), "lr_schedule", "'step' or 'cosine'")
-        require(math.isfinite(self.warmup_epochs) and 0 <= self.warmup_epochs <= self.epochs, "warmup_epochs",
-                f"between 0 and epochs ({self.epochs})")
         for name in ("epochs", "batch_size", "eval_batch_size", "eval_every", "log_every", "synth_images",
                      "val_images"):
             require(getattr(self, name) >= 1, name, "at least 1")
         require(self.max_steps is None or self.max_steps >= 1, "max_steps", "at least 1, or none")
+        require(math.isfinite(self.warmup_epochs) and 0 <= self.warmup_epochs <= self.epochs, "warmup_epochs",
+                f"between 0 and epochs ({self.epochs})")
         require(self.input_res >= 32, "input_res", "at least 32 (pixels)")
         require(self.dataset != "synth" or self.synth_images >= self.batch_size, "synth_images",
                 f"at least batch_size ({self.batch_size}) for SynthPose")

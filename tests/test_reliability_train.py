@@ -28,6 +28,8 @@ from hglearn.train import pick_device, train
     ("log_every", 0, "at least 1"), ("eval_batch_size", 0, "at least 1"), ("lr_milestones", (-1,), "0 or more"),
     ("dlm_weight", -0.1, "0 or more"), ("device", "tpu", "auto, cpu, cuda"), ("dataset", "coco", "one of synth"),
     ("optimizer", "sgd", "'adam' or 'rmsprop'"), ("synth_images", 8, "at least batch_size"),
+    ("lr_schedule", "onecycle", "'step' or 'cosine'"), ("warmup_epochs", -1.0, "between 0 and epochs"),
+    ("warmup_epochs", float("nan"), "between 0 and epochs"), ("warmup_epochs", 60.0, "between 0 and epochs"),
 ])
 def test_every_field_is_range_checked_and_named(field, value, accepted):
     with pytest.raises(ConfigError, match=f"TrainConfig.{field} must be .*{accepted}"):

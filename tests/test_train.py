@@ -134,7 +134,7 @@ def test_fused_adam_makes_the_plain_adam_update():
             (params[0].sin().sum() + params[1].square().sum()).backward()
             optimizer.step()
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(weights, copies))
-    assert (weights[0] - start).abs().min() > 1e-3  # five steps of lr 1e-2 moved every weight
+    assert (weights[0] - start).abs().median() > 0.04  # Adam moves a weight about lr per step: 5 × 1e-2
     assert make_optimizer("rmsprop", [torch.zeros(3, requires_grad=True)], lr=1e-3).defaults["foreach"]
 
 
@@ -151,9 +151,10 @@ def test_resumed_training_equals_uninterrupted_training_bit_for_bit(tmp_path, ti
     a, b = (load_checkpoint(tmp_path / name / "last.pt") for name in ("whole", "part"))
     assert a["step"] == b["step"] == 16
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
-    assert [r["lr"] for r in a["log"]] == [r["lr"] for r in b["log"]]
+    resumed = {r["step"]: r["lr"] for r in b["log"]}  # steps 5 (where the first part stopped), 8 and 16
+    assert {r["step"]: r["lr"] for r in a["log"]} == {step: resumed[step] for step in (8, 16)}
     elapsed = [r["elapsed_s"] for r in b["log"]]  # the wall time goes on across the resume
-    assert 0 < elapsed[0] < elapsed[1]
+    assert 0 < elapsed[0] < elapsed[1] < elapsed[2]
 
 
 @pytest.mark.slow
