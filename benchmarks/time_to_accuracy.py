@@ -1,6 +1,6 @@
 """Time to accuracy: the default training run and a faster candidate recipe, one after the other, on this machine.
 
-    python benchmarks/time_to_accuracy.py                  # both recipes, about 17 minutes on 2 cores
+    python benchmarks/time_to_accuracy.py                  # both recipes, about 16 minutes on 2 cores
     python benchmarks/time_to_accuracy.py --only candidate # one recipe only
 
 Each recipe runs through `hglearn.train.train` exactly as `hglearn train` runs it, scoring the
