@@ -5,6 +5,8 @@
                  [--scales 0.9,1,1.1] [--save-mat FILE]
     hglearn export CHECKPOINT OUT         # the model and configs only, for sharing
     hglearn convert princeton CHECKPOINT OUT.pt   # the authors' PyTorch port's weights as an hglearn checkpoint
+    hglearn pretrained list               # the authors' published checkpoints, and which are in the cache
+    hglearn pretrained get NAME           # download (resumable), check, convert; prints the checkpoint's path
     hglearn profile NAME [--input 256] [--depth 3] [--repeats 5] [--no-latency]
     hglearn data download NAME --root DIR
     hglearn data prepare NAME --root DIR [--source FORMAT]
@@ -106,6 +108,27 @@ def cmd_convert(args: argparse.Namespace) -> None:
     print(f"input: {converted.input_convention}")
 
 
+def cmd_pretrained_list(args: argparse.Namespace) -> None:
+    from hglearn.pretrained import PRETRAINED, cache_paths
+
+    for name, entry in PRETRAINED.items():
+        paths = cache_paths(name)
+        if paths.converted.exists():
+            cached = f"in the cache: {paths.converted}"
+        elif paths.source.exists():
+            cached = f"downloaded, not converted yet: {paths.source}"
+        else:
+            cached = "not in the cache"
+        print(f"{name}: {entry['num_stacks']} stacks, validation accuracy {entry['accuracy']} as the port's README "
+              f"reports it\n  {entry['address']}\n  {cached}")
+
+
+def cmd_pretrained_get(args: argparse.Namespace) -> None:
+    from hglearn.pretrained import get_pretrained
+
+    print(get_pretrained(args.name))
+
+
 def cmd_profile(args: argparse.Namespace) -> None:
     from hglearn.models import create_model
     from hglearn.profiling import layer_summary, model_stats
@@ -181,6 +204,22 @@ def add_data_commands(commands) -> None:
     convert.set_defaults(run=cmd_data_prepare)
 
 
+def add_pretrained_commands(commands) -> None:
+    """`pretrained list` and `pretrained get NAME`: the authors' published checkpoints (the names are
+    hglearn.pretrained.PRETRAINED's, not listed here: reading them would import torch)."""
+    pretrained = commands.add_parser("pretrained", help="the authors' published checkpoints: list, or download "
+                                     "and convert one", description="Files are kept in $HGLEARN_CACHE/pretrained "
+                                     "(default ~/.cache/hglearn/pretrained).")
+    actions = pretrained.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="each name, its stacks, reported accuracy, address, and whether "
+                                 "it is in the cache")
+    listing.set_defaults(run=cmd_pretrained_list)
+    get = actions.add_parser("get", help="download (resumable), check the SHA-256 recorded on the first "
+                             "download, convert; prints the hglearn checkpoint's path")
+    get.add_argument("name", metavar="NAME", help="a name that hglearn pretrained list shows")
+    get.set_defaults(run=cmd_pretrained_get)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hglearn", description="Stacked hourglass networks for pose estimation.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -230,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--no-latency", action="store_true", help="skip the latency measurement")
     profile.set_defaults(run=cmd_profile)
 
+    add_pretrained_commands(commands)
     add_data_commands(commands)
 
     course = commands.add_parser("course", help="build the exercise notebooks; re-record the solutions")

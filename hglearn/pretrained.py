@@ -11,10 +11,15 @@ key starts with `model.module.`.
     converted = convert_princeton("checkpoint.pt")   # the model (eval mode) and what it needs
     save_converted("checkpoint.pt", "hg2.pt")         # an hglearn checkpoint, model card inside
 
-`hglearn convert princeton CHECKPOINT OUT.pt` is `save_converted`.
+`hglearn convert princeton CHECKPOINT OUT.pt` is `save_converted`. The two checkpoints the authors
+published are fetched, checked and converted in one call, into a cache folder:
+
+    path = get_pretrained("newell-hg2-princeton")     # hglearn pretrained get newell-hg2-princeton
 """
 import dataclasses
 import hashlib
+import json
+import os
 import re
 from pathlib import Path
 from typing import NamedTuple
@@ -23,7 +28,9 @@ import torch
 
 from hglearn.checkpoints import save_checkpoint, torch_reason
 from hglearn.config import TrainConfig
-from hglearn.errors import CheckpointError
+from hglearn.data.download import download
+from hglearn.errors import CheckpointError, ConfigError, DownloadError
+from hglearn.files import atomic_path
 from hglearn.models import PRESETS, ModelConfig
 
 REPOSITORY = "https://github.com/princeton-vl/pytorch_stacked_hourglass"
@@ -239,3 +246,95 @@ def save_converted(checkpoint: str | Path, out: str | Path) -> tuple[Path, Conve
     out = Path(out)
     save_checkpoint(out, state)
     return out, converted
+
+
+# ---------------------------------------------------------------------------------------------
+# The published checkpoints in one call: hglearn pretrained list, hglearn pretrained get NAME
+
+# The authors publish no SHA-256. sha256=None: the first download that converts records its SHA-256
+# in the cache (CachePaths.record), and every later use of that file is checked against the record.
+PRETRAINED = {
+    "newell-hg2-princeton": {**PUBLISHED[2], "num_stacks": 2, "sha256": None},
+    "newell-hg8-princeton": {**PUBLISHED[8], "num_stacks": 8, "sha256": None},
+}
+
+
+class CachePaths(NamedTuple):
+    """Where a published checkpoint lives in the cache."""
+
+    source: Path  # the port's file as published: <cache>/<name>/checkpoint.pt
+    record: Path  # the SHA-256 of source and converted, recorded when they were written: <cache>/<name>/sha256.json
+    converted: Path  # the hglearn checkpoint: <cache>/<name>.pt
+
+
+def cache_dir() -> Path:
+    """$HGLEARN_CACHE/pretrained, by default ~/.cache/hglearn/pretrained."""
+    return Path(os.environ.get("HGLEARN_CACHE") or Path.home() / ".cache" / "hglearn") / "pretrained"
+
+
+def cache_paths(name: str) -> CachePaths:
+    """The cache's files of a name of PRETRAINED; another name is a ConfigError listing them."""
+    if name not in PRETRAINED:
+        raise ConfigError(f"no published checkpoint {name!r}; the names are: {', '.join(PRETRAINED)}")
+    cache = cache_dir()
+    return CachePaths(cache / name / "checkpoint.pt", cache / name / "sha256.json", cache / f"{name}.pt")
+
+
+def read_record(path: Path) -> dict[str, str]:
+    """The SHA-256s recorded in path ({} when there is none yet)."""
+    try:
+        record = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (ValueError, UnicodeDecodeError) as error:
+        raise DownloadError(f"{path} is not the JSON hglearn writes ({error}); delete it to record the "
+                            "SHA-256s afresh") from None
+    if not isinstance(record, dict):
+        raise DownloadError(f"{path} is not the JSON hglearn writes; delete it to record the SHA-256s afresh")
+    return record
+
+
+def check_recorded(path: Path, expected: str, record: Path) -> None:
+    """Refuse a cached file whose SHA-256 is not the one recorded when it was written."""
+    digest = sha256(path)
+    if digest != expected:
+        raise DownloadError(f"{path} has SHA-256 {digest}, but {expected} was recorded in {record} when it was "
+                            "written: the file has changed since; delete it and run hglearn pretrained get again")
+
+
+def get_pretrained(name: str, *, progress: bool = True) -> Path:
+    """The hglearn checkpoint of the published network `name` (a key of PRETRAINED), from the cache.
+
+    The first call downloads the port's file to <cache>/<name>/checkpoint.pt with a progress bar
+    (resumably: a transfer cut short is continued where it stopped by the next call), converts it
+    with `save_converted` to <cache>/<name>.pt and records both files' SHA-256 in
+    <cache>/<name>/sha256.json (written atomically). A later call checks the converted file against
+    its record and returns it, downloading nothing; with the converted file deleted, it converts the
+    downloaded one again after checking that against its record. A file that no longer matches its
+    record is refused, naming the file and both hashes, never replaced silently. When the address
+    cannot be reached, the DownloadError says what to fetch and where to save it: the next call
+    converts that file without downloading.
+    """
+    paths = cache_paths(name)  # an unknown name is a ConfigError listing the names
+    entry, record = PRETRAINED[name], read_record(paths.record)
+    if paths.converted.exists() and "converted_sha256" in record:
+        check_recorded(paths.converted, record["converted_sha256"], paths.record)
+        print(f"{paths.converted.name}: in the cache, sha256 as recorded")
+        return paths.converted
+    expected = entry["sha256"] or record.get("sha256")
+    try:
+        download(entry["address"], paths.source, expected, progress=progress)
+    except DownloadError as error:
+        if "cannot connect" not in str(error) and ": HTTP " not in str(error):
+            raise  # cut short: the next call resumes; a wrong SHA-256: fetching by hand would not help
+        raise DownloadError(f"{error}. Fetch {entry['address']} another way (a browser, another machine) and save "
+                            f"it as {paths.source}; then hglearn pretrained get {name} converts it") from None
+    source_sha256 = sha256(paths.source)
+    save_converted(paths.source, paths.converted)
+    with atomic_path(paths.record) as tmp:
+        tmp.write_text(json.dumps({"address": entry["address"], "sha256": source_sha256,
+                                   "converted_sha256": sha256(paths.converted)}, indent=1) + "\n")
+    if expected is None:
+        print(f"{paths.source.name}: sha256 recorded in {paths.record}; later calls check it")
+    return paths.converted
+
