@@ -18,6 +18,7 @@ import argparse
 import platform
 import time
 from collections import defaultdict
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -41,19 +42,13 @@ class Clock:
     def __init__(self, device: torch.device):
         self.device, self.seconds = device, defaultdict(float)
 
+    @contextmanager
     def phase(self, name: str):
-        clock = self
-
-        class Timer:
-            def __enter__(self):
-                self.start = time.perf_counter()
-
-            def __exit__(self, *exc):
-                if clock.device.type == "cuda":
-                    torch.cuda.synchronize()
-                clock.seconds[name] += time.perf_counter() - self.start
-
-        return Timer()
+        start = time.perf_counter()
+        yield
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        self.seconds[name] += time.perf_counter() - start
 
 
 def profile_epoch(cfg: TrainConfig, steps: int | None = None) -> tuple[dict[str, float], int]:

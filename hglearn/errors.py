@@ -34,6 +34,11 @@ class DownloadError(HglearnError, ValueError):
     """A download that failed: unreachable address, HTTP error, interrupted transfer, wrong checksum."""
 
 
+class UnreachableError(DownloadError):
+    """A download that got no file at all: no connection to the address, or an HTTP error. Fetching the
+    file another way may help, unlike for an interrupted transfer (run again) or a wrong checksum."""
+
+
 class CheckpointError(HglearnError, ValueError):
     """A checkpoint file that cannot be read or used, named in the message."""
 

@@ -17,7 +17,6 @@ published are fetched, checked and converted in one call, into a cache folder:
     path = get_pretrained("newell-hg2-princeton")     # hglearn pretrained get newell-hg2-princeton
 """
 import dataclasses
-import hashlib
 import json
 import os
 import re
@@ -28,8 +27,8 @@ import torch
 
 from hglearn.checkpoints import save_checkpoint, torch_reason
 from hglearn.config import TrainConfig
-from hglearn.data.download import download
-from hglearn.errors import CheckpointError, ConfigError, DownloadError
+from hglearn.data.download import download, file_sha256
+from hglearn.errors import CheckpointError, ConfigError, DownloadError, UnreachableError
 from hglearn.files import atomic_path
 from hglearn.models import PRESETS, ModelConfig
 
@@ -200,7 +199,7 @@ def model_card(converted: Converted, source: str | Path) -> dict[str, str | floa
                         f"(Newell, Yang, Deng, ECCV 2016)",
         "source_repository": REPOSITORY,
         "source_file": Path(source).name,
-        "source_sha256": sha256(source),
+        "source_sha256": file_sha256(source),
         "source_epoch": "not recorded" if converted.epoch is None else str(converted.epoch),
         "input_convention": converted.input_convention,
         "authors_training": AUTHORS_TRAINING,
@@ -216,15 +215,6 @@ def model_card(converted: Converted, source: str | Path) -> dict[str, str | floa
                                             f"validation accuracy of {PUBLISHED[stacks]['accuracy']}' on MPII; "
                                             "it is this network's only if source_sha256 is the published file's")
     return card
-
-
-def sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB pieces."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for piece in iter(lambda: f.read(1 << 20), b""):
-            digest.update(piece)
-    return digest.hexdigest()
 
 
 def save_converted(checkpoint: str | Path, out: str | Path) -> tuple[Path, Converted]:
@@ -296,7 +286,7 @@ def read_record(path: Path) -> dict[str, str]:
 
 def check_recorded(path: Path, expected: str, record: Path) -> None:
     """Refuse a cached file whose SHA-256 is not the one recorded when it was written."""
-    digest = sha256(path)
+    digest = file_sha256(path)
     if digest != expected:
         raise DownloadError(f"{path} has SHA-256 {digest}, but {expected} was recorded in {record} when it was "
                             "written: the file has changed since; delete it and run hglearn pretrained get again")
@@ -324,16 +314,14 @@ def get_pretrained(name: str, *, progress: bool = True) -> Path:
     expected = entry["sha256"] or record.get("sha256")
     try:
         download(entry["address"], paths.source, expected, progress=progress)
-    except DownloadError as error:
-        if "cannot connect" not in str(error) and ": HTTP " not in str(error):
-            raise  # cut short: the next call resumes; a wrong SHA-256: fetching by hand would not help
+    except UnreachableError as error:  # a transfer cut short resumes on the next call; a wrong SHA-256 stays an error
         raise DownloadError(f"{error}. Fetch {entry['address']} another way (a browser, another machine) and save "
                             f"it as {paths.source}; then hglearn pretrained get {name} converts it") from None
-    source_sha256 = sha256(paths.source)
+    source_sha256 = file_sha256(paths.source)
     save_converted(paths.source, paths.converted)
     with atomic_path(paths.record) as tmp:
         tmp.write_text(json.dumps({"address": entry["address"], "sha256": source_sha256,
-                                   "converted_sha256": sha256(paths.converted)}, indent=1) + "\n")
+                                   "converted_sha256": file_sha256(paths.converted)}, indent=1) + "\n")
     if expected is None:
         print(f"{paths.source.name}: sha256 recorded in {paths.record}; later calls check it")
     return paths.converted

@@ -13,7 +13,8 @@ import torch
 
 from hglearn.checkpoints import load_checkpoint, load_model
 from hglearn.cli import main
-from hglearn.pretrained import PRETRAINED, cache_dir, cache_paths, sha256
+from hglearn.data.download import file_sha256 as sha256
+from hglearn.pretrained import PRETRAINED, cache_dir, cache_paths
 from test_pretrained import port_shapes
 from test_real_datasets import RangeServer
 

@@ -23,7 +23,7 @@ from hglearn.data.mpii import (TOMPSON_VAL_PEOPLE, load_mpii_annotations_json, l
                                load_mpii_mat, load_tompson_val_people)
 from hglearn.data.prepare import prepare
 from hglearn.data.records import DatasetError, PoseRecord, check_record, load_prepared, read_mat, save_prepared
-from hglearn.errors import ConfigError, DownloadError
+from hglearn.errors import ConfigError, DownloadError, UnreachableError
 from hglearn.joints import FLIC_COORD_ROWS
 
 TESTDATA = Path(__file__).resolve().parents[1].parent / "shared" / "testdata"
@@ -571,8 +571,9 @@ def sha256(data: bytes) -> str:
 def test_interrupted_download_resumes_with_range(tmp_path, capsys):
     dest = tmp_path / "file.zip"
     with RangeServer(PAYLOAD, cut_after=300_000) as server:
-        with pytest.raises(DownloadError, match="run the command again to resume"):
+        with pytest.raises(DownloadError, match="run the command again to resume") as cut:
             download(server.url, dest, sha256(PAYLOAD), progress=False, timeout=5)
+        assert not isinstance(cut.value, UnreachableError)  # the address works: running again resumes
         part = tmp_path / "file.zip.part"
         assert not dest.exists() and 0 < part.stat().st_size < len(PAYLOAD)
         download(server.url, dest, sha256(PAYLOAD), progress=False, timeout=5)
@@ -635,7 +636,7 @@ def test_download_dataset_fetches_unpacks_once_and_prepares(tmp_path, monkeypatc
 def test_unreachable_address_is_a_clear_error(tmp_path):
     with RangeServer(PAYLOAD) as server:
         url = server.url
-    with pytest.raises(DownloadError, match="cannot connect"):
+    with pytest.raises(UnreachableError, match="cannot connect"):
         download(url, tmp_path / "file.zip", progress=False, timeout=5)
 
 

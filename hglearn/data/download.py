@@ -16,7 +16,7 @@ from pathlib import Path
 
 from hglearn.data.catalog import dataset_spec, downloadable
 from hglearn.data.records import DatasetError, resolve_under
-from hglearn.errors import ConfigError, DownloadError
+from hglearn.errors import ConfigError, DownloadError, UnreachableError
 
 
 # ---------------------------------------------------------------------------------------------
@@ -52,9 +52,9 @@ def _fetch(url: str, part: Path, *, progress: bool, timeout: float) -> None:
                 return
             part.unlink()  # the .part is longer than the file: start over
             return _fetch(url, part, progress=progress, timeout=timeout)
-        raise DownloadError(f"{url}: HTTP {error.code} {error.reason}") from None
+        raise UnreachableError(f"{url}: HTTP {error.code} {error.reason}") from None
     except (urllib.error.URLError, OSError) as error:
-        raise DownloadError(f"{url}: cannot connect ({getattr(error, 'reason', error)})") from None
+        raise UnreachableError(f"{url}: cannot connect ({getattr(error, 'reason', error)})") from None
 
     with response:
         if response.headers.get_content_type() == "text/html":
