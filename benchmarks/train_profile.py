@@ -4,7 +4,7 @@
     python benchmarks/train_profile.py --set batch_size=64   # any TrainConfig field changed
     python benchmarks/train_profile.py --label before        # the row's name in RESULTS.md
 
-Builds the run exactly as `hglearn.train.train` does (`build_run`, `epoch_loader`, `fast_network`,
+Builds the run exactly as `hglearn.train.train` does (`build_run`, `run_loader`, `fast_network`,
 the loss), then times, with a wall clock around each phase: drawing the image pools; producing
 the batches (crop, augmentation and target rendering, and collation), which the loop does in
 the DataLoader, in worker processes when num_workers > 0; the copy to the model's device and
@@ -29,7 +29,8 @@ from results_file import RESULTS, update_results
 from hglearn.config import TrainConfig, override, parse_value
 from hglearn.data.splits import draw_pool
 from hglearn.evaluate import evaluate
-from hglearn.train import build_run, epoch_loader, fast_network, pick_device, training_loss
+from hglearn.precision import autocast_and_scaler, device_precision
+from hglearn.train import build_run, data_workers, fast_network, pick_device, run_loader, training_loss
 
 PHASES = ("drawing the image pools", "batches: crop, augmentation, targets, collation", "copy to the model",
           "forward", "loss", "backward", "optimizer step", "validation scoring (once)",
@@ -55,15 +56,17 @@ def profile_epoch(cfg: TrainConfig, steps: int | None = None) -> tuple[dict[str,
     """Seconds per phase of the first epoch of `cfg` (or its first `steps` steps) and the steps timed."""
     device = pick_device(cfg.device)
     clock = Clock(device)
-    model_cfg, model, train_set, val_set, steps_per_epoch, _, optimizer, scheduler = build_run(cfg, device, 1)
+    model_cfg, model, train_set, val_set, steps_per_epoch, max_steps, optimizer, scheduler = build_run(cfg, device, 1)
     with clock.phase(PHASES[0]):
         draw_pool(train_set, progress=False)
         draw_pool(val_set, progress=False)
-    net, autocast = fast_network(model, cfg, device, 1)
+    net = fast_network(model, cfg, device, 1)
+    autocast, scaler = autocast_and_scaler(device_precision(cfg.amp, device), device)
     loss_fn = partial(training_loss, intermediate_supervision=cfg.intermediate_supervision,
                       dlm_weight=cfg.dlm_weight, dlm=model.dlm if model_cfg.dlm else None)
     net.train()
-    batches = iter(epoch_loader(train_set, cfg, 0, 0, 0, 1, device))
+    batches = iter(run_loader(train_set, cfg, data_workers(cfg.num_workers, device), 0, steps_per_epoch, max_steps,
+                              0, 1, device))
     timed = min(steps or steps_per_epoch, steps_per_epoch)
     for _ in range(timed):
         with clock.phase(PHASES[1]):
@@ -78,9 +81,10 @@ def profile_epoch(cfg: TrainConfig, steps: int | None = None) -> tuple[dict[str,
             loss, _ = loss_fn(heatmaps, target, weight)
         with clock.phase(PHASES[5]):
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            scaler.scale(loss).backward()
         with clock.phase(PHASES[6]):
-            optimizer.step()
+            scaler.step(optimizer)
+            scaler.update()
             scheduler.step()
     with clock.phase(PHASES[7]):
         evaluate(model, val_set, batch_size=cfg.eval_batch_size, device=device)

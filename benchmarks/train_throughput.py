@@ -33,12 +33,13 @@ def images_per_second(model, device, batch, size, steps, channels_last=False, bf
             "heatmaps": torch.rand(batch, 16, size // 4, size // 4, device=device),
             "target_weight": torch.ones(batch, 16, device=device)}
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
+    scaler = torch.amp.GradScaler(device.type, enabled=False)  # bfloat16 needs no loss scaling
     times = []
     for i in range(steps + (3 if compile else 1)):  # warm-up steps first (compilation, autotuning)
         if device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
-        loss, _ = train_step(net, data, optimizer, scheduler, autocast, training_loss, device, memory_format)
+        loss, _ = train_step(net, data, optimizer, scheduler, autocast, scaler, training_loss, device, memory_format)
         loss.item()  # wait for the step to finish
         times.append(time.perf_counter() - start)
     return batch / statistics.median(times[-steps:])

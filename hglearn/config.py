@@ -95,10 +95,12 @@ class TrainConfig:
     """auto (CUDA when present), cpu, cuda, cuda:1, ..."""
     resume: str | None = None
     """continue from a checkpoint: last (out_dir/last.pt) or a path"""
-    num_workers: int = 0
-    """DataLoader worker processes (0: the main process draws the images)"""
-    amp: bool = True
-    """bfloat16 autocast on CUDA (no effect on a CPU)"""
+    num_workers: int | None = None
+    """DataLoader worker processes (0: the main process draws the images); none: 0 on a CPU, one per
+    core (at most 8) on a GPU"""
+    amp: str = "auto"
+    """mixed precision (hglearn.precision): auto (bfloat16 from CUDA compute capability 8.0, float16 with
+    a gradient scaler before it, float32 on a CPU), bf16, fp16 or off"""
     compile: bool = False
     """torch.compile the network"""
     progress: bool = True
@@ -128,7 +130,10 @@ class TrainConfig:
         require(self.dataset != "synth" or self.synth_images >= self.batch_size, "synth_images",
                 f"at least batch_size ({self.batch_size}) for SynthPose")
         require(self.seed >= 0, "seed", "0 or more")
-        require(self.num_workers >= 0, "num_workers", "0 or more")
+        require(self.num_workers is None or self.num_workers >= 0, "num_workers", "0 or more, or none")
+        if isinstance(self.amp, bool):  # checkpoints written before amp was a choice stored True or False
+            object.__setattr__(self, "amp", "auto" if self.amp else "off")
+        require(self.amp in ("auto", "bf16", "fp16", "off"), "amp", "auto, bf16, fp16 or off")
         require(math.isfinite(self.sigma) and self.sigma > 0, "sigma", "a positive number (heatmap pixels)")
         require(math.isfinite(self.lr) and self.lr > 0, "lr", "a positive number")
         require(math.isfinite(self.lr_gamma) and self.lr_gamma > 0, "lr_gamma", "a positive number")

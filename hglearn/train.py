@@ -45,6 +45,7 @@ from hglearn.evaluate import Evaluation, choose_metric, evaluate
 from hglearn.files import atomic_path, remove_temporaries
 from hglearn.losses import heatmap_mse, stacked_heatmap_loss
 from hglearn.models import ModelConfig, count_parameters, model_config
+from hglearn.precision import Precision, autocast_and_scaler, device_precision
 
 
 def resolve_model(cfg: TrainConfig) -> ModelConfig:
@@ -178,10 +179,16 @@ def distributed(device: torch.device):
         dist.destroy_process_group()
 
 
-def train_step(net, batch: dict, optimizer, scheduler, autocast, loss_fn, device,
+def train_step(net, batch: dict, optimizer, scheduler, autocast, scaler, loss_fn, device,
                memory_format=torch.channels_last) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimizer step on one batch; returns the loss and per-stack losses, left on the device
-    (reading them would make the host wait for the device). Also timed by benchmarks/train_throughput.py."""
+    (reading them would make the host wait for the device). Also timed by benchmarks/train_throughput.py.
+
+    The forward pass runs under `autocast` (hglearn.precision), the loss in float32. With float16 the
+    scaler multiplies the loss by S before the backward pass and the step divides the gradients by S
+    (skipping the step when one overflowed); the fused Adam kernel does both on the device, without
+    reading the overflow flag on the host. Disabled, the scaler passes everything through.
+    """
     images = batch["image"].to(device, non_blocking=True).contiguous(memory_format=memory_format)
     target = batch["heatmaps"].to(device, non_blocking=True)
     weight = batch["target_weight"].to(device, non_blocking=True)
@@ -189,8 +196,9 @@ def train_step(net, batch: dict, optimizer, scheduler, autocast, loss_fn, device
         heatmaps = net(images)  # (B, S, J, h, w)
     loss, per_stack = loss_fn(heatmaps, target, weight)
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
     scheduler.step()
     return loss.detach(), per_stack
 
@@ -267,9 +275,10 @@ def config_changes(saved: TrainConfig, cfg: TrainConfig) -> dict[str, tuple]:
             if getattr(saved, f.name) != getattr(cfg, f.name)}
 
 
-def resume(path: Path, cfg: TrainConfig, model_cfg: ModelConfig, model, optimizer, scheduler):
-    """Load a run's state into model, optimizer, scheduler and the RNG; returns step, best, the log
-    and the allowed config changes. A changed field outside MAY_CHANGE is a ConfigError naming it."""
+def resume(path: Path, cfg: TrainConfig, model_cfg: ModelConfig, model, optimizer, scheduler, scaler=None):
+    """Load a run's state into model, optimizer, scheduler, the gradient scaler (when both the saved
+    run and this one scale: its factor S carries on) and the RNG; returns step, best, the log and the
+    allowed config changes. A changed field outside MAY_CHANGE is a ConfigError naming it."""
     state = load_checkpoint(path)
     if "optimizer" not in state:
         raise CheckpointError(f"{path} holds no optimizer state (an exported model?): it cannot be resumed")
@@ -293,6 +302,8 @@ def resume(path: Path, cfg: TrainConfig, model_cfg: ModelConfig, model, optimize
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
+        if scaler is not None and scaler.is_enabled() and state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
     except (RuntimeError, KeyError, ValueError, TypeError) as error:
         first = str(error).splitlines()[0]
         raise CheckpointError(f"{path} cannot be resumed: its saved state does not fit ({first})") from None
@@ -332,11 +343,14 @@ def run_lock(out_dir: Path, owner: bool):
 
 
 def run_state(cfg: TrainConfig, model_cfg: ModelConfig, model, optimizer, scheduler, *, step: int,
-              epoch: int, best: float, rows: list[dict]) -> dict:
-    """What a checkpoint holds: both configs, the weights, the optimizer's and scheduler's states,
-    where the run stands, its log, and the RNG state that resuming restores."""
+              epoch: int, best: float, rows: list[dict], scaler=None, precision: Precision | None = None) -> dict:
+    """What a checkpoint holds: both configs, the weights, the optimizer's, scheduler's and gradient
+    scaler's states, where the run stands, its log, the precision chosen and why, and the RNG state
+    that resuming restores."""
     return {"model_config": dataclasses.asdict(model_cfg), "train_config": dataclasses.asdict(cfg),
             "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
+            "precision": precision.as_dict() if precision is not None else None,
             "step": step, "epoch": epoch, "best": best, "log": rows, "rng": torch.get_rng_state()}
 
 
@@ -383,23 +397,63 @@ def write_outputs(out_dir: Path, result: Evaluation, rows: list[dict], val_set, 
     return metrics
 
 
-def epoch_loader(train_set, cfg: TrainConfig, epoch: int, start: int, rank: int, world_size: int,
-                 device: torch.device) -> DataLoader:
-    """The batches of `epoch` from item `start` on, in the order EpochSampler fixes for (seed, epoch)."""
-    train_set.set_epoch(epoch)
-    sampler = EpochSampler(len(train_set), cfg.seed, epoch, start, rank, world_size)
-    return DataLoader(train_set, cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers, drop_last=True,
-                      pin_memory=device.type == "cuda")
+class RunBatches(Sampler):
+    """The batches of a whole run from `step` to `max_steps`, each a list of (epoch, index).
+
+    Epoch e's batches are EpochSampler's order for (seed, e), cut into batches of batch_size, its
+    last incomplete batch dropped, steps_per_epoch of them. The items carry their epoch, so the
+    dataset draws that epoch's augmentation (PoseDataset keys it by (seed, epoch, index)) in whichever
+    process reads them: one DataLoader serves the whole run and its worker processes live across
+    epochs, and a run resumed at step k reads exactly the batches an uninterrupted run read from k.
+    """
+
+    def __init__(self, size: int, batch_size: int, steps_per_epoch: int, seed: int, step: int, max_steps: int,
+                 rank: int = 0, world_size: int = 1):
+        self.size, self.batch_size, self.steps_per_epoch, self.seed = size, batch_size, steps_per_epoch, seed
+        self.step, self.max_steps, self.rank, self.world_size = step, max_steps, rank, world_size
+
+    def __iter__(self):
+        step = self.step
+        while step < self.max_steps:
+            epoch, start = divmod(step, self.steps_per_epoch)
+            order = EpochSampler(self.size, self.seed, epoch, start * self.batch_size, self.rank, self.world_size).indices
+            for b in range(min(self.steps_per_epoch - start, self.max_steps - step)):
+                yield [(epoch, i) for i in order[b * self.batch_size:(b + 1) * self.batch_size]]
+                step += 1
+
+    def __len__(self) -> int:
+        return self.max_steps - self.step
+
+
+def data_workers(num_workers: int | None, device: torch.device) -> int:
+    """DataLoader worker processes: as asked, or (none) 0 on a CPU, where a worker takes a core from
+    the convolutions (RESULTS.md: 283-295 against 298-345 images/s on 2 cores), and one per core
+    this process may use, at most 8, beside a GPU, which waits for the data otherwise."""
+    if num_workers is not None:
+        return num_workers
+    if device.type != "cuda":
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(8, cores)
+
+
+def run_loader(train_set, cfg: TrainConfig, workers: int, step: int, steps_per_epoch: int, max_steps: int,
+               rank: int, world_size: int, device: torch.device) -> DataLoader:
+    """The one DataLoader of a run (RunBatches): worker processes start once, each keeps
+    `prefetch_factor` batches ready, and on a GPU the batches land in pinned memory, from which the
+    step's non_blocking copies overlap the device's work."""
+    batches = RunBatches(len(train_set), cfg.batch_size, steps_per_epoch, cfg.seed, step, max_steps, rank, world_size)
+    return DataLoader(train_set, batch_sampler=batches, num_workers=workers, pin_memory=device.type == "cuda",
+                      prefetch_factor=4 if workers else None)
 
 
 def fast_network(model, cfg: TrainConfig, device: torch.device, world_size: int):
-    """The network the step runs (channels_last, DDP across processes, torch.compile when asked) and
-    its autocast context (bfloat16 on CUDA when cfg.amp)."""
+    """The network the step runs: channels_last, DDP across processes, and torch.compile when asked,
+    compiled once here for the whole run (the evaluation uses the plain `model`)."""
     model = model.to(memory_format=torch.channels_last)  # suits cuDNN and oneDNN on a CPU (a third faster here)
     torch.backends.cudnn.benchmark = device.type == "cuda"
     net = torch.nn.parallel.DistributedDataParallel(model) if world_size > 1 else model
-    net = torch.compile(net) if cfg.compile else net
-    return net, torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda")
+    return torch.compile(net) if cfg.compile else net
 
 
 def log_row(epoch: float, step: int, means: list[float], lr: float, val_pckh: float | None, images_per_s: float,
@@ -451,10 +505,12 @@ def train(cfg: TrainConfig) -> dict:
     with distributed(pick_device(cfg.device)) as (device, rank, world_size), run_lock(out_dir, rank == 0):
         model_cfg, model, train_set, val_set, steps_per_epoch, max_steps, optimizer, scheduler = build_run(
             cfg, device, world_size)
+        precision, workers = device_precision(cfg.amp, device), data_workers(cfg.num_workers, device)
+        autocast, scaler = autocast_and_scaler(precision, device)
         step, best, rows, changes, saved = 0, -math.inf, [], {}, None  # saved: the checkpoint a resume would use
         if cfg.resume:
             path = out_dir / "last.pt" if cfg.resume == "last" else Path(cfg.resume)
-            step, best, rows, changes = resume(path, cfg, model_cfg, model, optimizer, scheduler)
+            step, best, rows, changes = resume(path, cfg, model_cfg, model, optimizer, scheduler, scaler)
             saved = f"{path} (step {step})"
         earlier_s = rows[-1].get("elapsed_s", 0.0) if rows else 0.0  # a resumed run's wall time before this session
         if rank == 0:
@@ -462,20 +518,23 @@ def train(cfg: TrainConfig) -> dict:
                 print(f"resuming at step {step} with " + ", ".join(f"{k} {a} → {b}" for k, (a, b) in changes.items()))
             print(f"training {model_cfg} ({count_parameters(model):,} parameters) on {cfg.dataset}: "
                   f"{len(train_set)} images, {max_steps} steps", flush=True)
-        if cfg.num_workers == 0:  # drawn here, so that the training bar's estimate holds from the start
+            print(f"precision: {precision.reason}; {workers} data worker processes", flush=True)
+        if workers == 0:  # drawn here, so that the training bar's estimate holds from the start
             for dataset, what in ((train_set, "training"), (val_set, "validation")):
                 draw_pool(dataset, progress=cfg.progress and rank == 0, desc=f"drawing the {what} images")
-        net, autocast = fast_network(model, cfg, device, world_size)
+        net = fast_network(model, cfg, device, world_size)
+        state = partial(run_state, cfg, model_cfg, model, optimizer, scheduler, scaler=scaler, precision=precision)
         loss_fn = partial(training_loss, intermediate_supervision=cfg.intermediate_supervision,
                           dlm_weight=cfg.dlm_weight, dlm=model.dlm if model_cfg.dlm else None)
         bar = tqdm(total=max_steps, initial=step, disable=not cfg.progress or rank != 0, desc="training", unit="step")
+        batches = iter(run_loader(train_set, cfg, workers, step, steps_per_epoch, max_steps, rank, world_size, device))
         with StopRequest() as stop:
             while step < max_steps:
-                epoch, start = divmod(step, steps_per_epoch)
+                epoch = step // steps_per_epoch
                 net.train()
                 sums, steps, epoch_started = 0, 0, time.perf_counter()  # sums: (1 + S,) loss and per-stack losses
-                for batch in epoch_loader(train_set, cfg, epoch, start * cfg.batch_size, rank, world_size, device):
-                    loss, per_stack = train_step(net, batch, optimizer, scheduler, autocast, loss_fn, device)
+                for batch in batches:
+                    loss, per_stack = train_step(net, batch, optimizer, scheduler, autocast, scaler, loss_fn, device)
                     sums, step, steps = sums + torch.cat([loss[None], per_stack]).double(), step + 1, steps + 1
                     bar.update()
                     epoch_done, synced = step >= max_steps or step % steps_per_epoch == 0, step % cfg.log_every == 0
@@ -487,8 +546,7 @@ def train(cfg: TrainConfig) -> dict:
                     if stop.now(synced, world_size):  # a whole step, mid-epoch: save it, then stop
                         stop_if_not_finite(sums[0], step, world_size, saved, model)
                         if rank == 0:
-                            save_checkpoint(out_dir / "last.pt", run_state(cfg, model_cfg, model, optimizer, scheduler,
-                                            step=step, epoch=epoch, best=best, rows=rows))
+                            save_checkpoint(out_dir / "last.pt", state(step=step, epoch=epoch, best=best, rows=rows))
                         raise stop.interrupted(step, max_steps, out_dir / "last.pt")
                 if rank == 0:
                     seconds = time.perf_counter() - epoch_started
@@ -497,8 +555,7 @@ def train(cfg: TrainConfig) -> dict:
                     rows.append(log_row(step / steps_per_epoch, step, (sums / steps).tolist(), optimizer.param_groups[0]["lr"],
                                         val.metric.mean if val else None, steps * cfg.batch_size * world_size / seconds,
                                         earlier_s + time.perf_counter() - started))
-                    best = save_epoch(out_dir, rows, best, partial(run_state, cfg, model_cfg, model, optimizer, scheduler,
-                                                                   step=step, epoch=step // steps_per_epoch, rows=rows))
+                    best = save_epoch(out_dir, rows, best, partial(state, step=step, epoch=step // steps_per_epoch, rows=rows))
                 saved = f"{out_dir / 'last.pt'} (step {step})"
                 if world_size > 1:
                     dist.barrier()

@@ -118,7 +118,11 @@ class PoseDataset(torch.utils.data.Dataset):
         """The whole original image of person `index`, (H, W, 3) uint8 RGB, before any crop."""
         return self.read_image(index, self.records[index])
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, item: int | tuple[int, int]) -> dict:
+        """Person `item` with the augmentation of the epoch set by `set_epoch`, or, for an
+        `(epoch, index)` pair, with that epoch's: how the training loader asks, so that its worker
+        processes, which hold their own copies of the dataset, need no word when an epoch begins."""
+        epoch, index = item if isinstance(item, tuple) else (self.epoch, item)
         record = self.records[index]
         image = self.read_image(index, record)
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
@@ -128,7 +132,7 @@ class PoseDataset(torch.utils.data.Dataset):
         # 1. Augmentation.
         scale_mult, rotation, flip, color = 1.0, 0.0, False, np.ones(3)
         if self.augment is not None:
-            rng = np.random.default_rng([self.seed, self.epoch, index])
+            rng = np.random.default_rng([self.seed, epoch, index])
             scale_mult, rotation, flip, color = sample_augmentation(self.augment, rng)
         scale = record.scale * scale_mult
 
