@@ -3,9 +3,13 @@
     python benchmarks/data_pipeline.py [--images 512] [--repeats 3]
 
 Rows: SynthPose drawing alone at 64, 128 and 256 px; then whole training items (image crop,
-augmentation, target heatmaps) through a DataLoader with 0 workers (all in the main process) and
-with 2 workers, for SynthPose generated on the fly and for JPEG files on disk, at 256×256 input
+augmentation, target heatmaps) through a DataLoader with 0 workers (all in the main process), 1, 2
+and one worker per core, for SynthPose generated on the fly and for JPEG files on disk, at 256×256 input
 and 64×64 heatmaps. Prints the table and writes it into benchmarks/RESULTS.md.
+
+Whether the data path limits a GPU run: compare a row with the GPU's training images/s
+(benchmarks/train_throughput.py, or the `images_per_s` column of a run's log.csv). A GPU that trains
+faster than the data path with all cores delivers waits for its batches.
 """
 import argparse
 import platform
@@ -62,6 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     n, repeats = args.images, args.repeats
     torch.set_num_threads(1)  # as in a DataLoader worker: one process, one thread
+    cores = torch.multiprocessing.cpu_count()
 
     rows = []
     for size in (64, 128, 256):
@@ -75,7 +80,7 @@ def main() -> None:
         jpeg_items = jpeg_dataset(Path(tmp), n)
         for name, dataset in (("SynthPose items (draw + crop + augment + targets)", synth_items),
                               ("JPEG items (decode 480² + crop + augment + targets)", jpeg_items)):
-            for workers in (0, 2):
+            for workers in sorted({0, 1, 2, cores}):
                 label = "1 (main process)" if workers == 0 else f"{workers} workers"
                 rows.append((f"{name}, 256² input", label, loader_rate(dataset, workers, repeats)))
                 print(f"{rows[-1][0]:<75} {rows[-1][1]:>16} {rows[-1][2]:8.0f} images/s", flush=True)

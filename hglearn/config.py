@@ -44,9 +44,10 @@ class TrainConfig:
     depth: int | None = None
     """2x poolings inside one hourglass; none keeps the preset's (4)"""
     dataset: str = "synth"
-    """synth (generated), mpii, lsp, lspet or flic (hglearn.data.catalog); sets the joint count"""
+    """synth (generated), mpii, lsp, lspet, flic, or lsp+lspet (the LSP protocol: trains on both, scores
+    LSP's test split) (hglearn.data.catalog); sets the joint count"""
     data_root: str | None = None
-    """a real dataset's folder, after `hglearn data prepare`"""
+    """a real dataset's folder, after `hglearn data prepare`; for lsp+lspet the folder holding lsp/ and lspet/"""
     synth_difficulty: str = "cluttered"
     """SynthPose background: plain, textured, cluttered or occluded"""
     synth_images: int = 4096

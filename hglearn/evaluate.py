@@ -96,15 +96,18 @@ def evaluate(model: torch.nn.Module, dataset: PoseDataset, *, flip: bool = False
     if metric not in ("pckh", "pck"):
         raise ConfigError(f"metric must be 'pckh' or 'pck', got {metric!r}")
     flip_index = list(dataset.joint_set.flip_index) if flip else None
-    loaders = [DataLoader(scaled_copy(dataset, s), batch_size=batch_size, num_workers=num_workers) for s in scales]
+    pin = torch.device(device).type == "cuda"  # pinned batches copy to the GPU while it computes
+    loaders = [DataLoader(scaled_copy(dataset, s), batch_size=batch_size, num_workers=num_workers, pin_memory=pin)
+               for s in scales]
     preds, maxvals, metas = [], [], []
     with eval_mode(model):  # restores training mode afterwards
         for batches in zip(*loaders):
             heatmaps = 0
             for s, batch in zip(scales, batches):
-                images = batch["image"].to(device)
-                heatmaps = heatmaps + rescale_heatmaps(predict_heatmaps(model, images, flip_index), s).cpu()
-            coords_hm, peak = decode(heatmaps / len(scales))  # (B, J, 2) in the scale-1 heatmap
+                images = batch["image"].to(device, non_blocking=True)
+                heatmaps = heatmaps + rescale_heatmaps(predict_heatmaps(model, images, flip_index), s)
+            # Decoded on the device: (B, J, 2) coordinates and (B, J) peaks come back, not (B, J, h, w) maps.
+            coords_hm, peak = (t.cpu() for t in decode(heatmaps / len(scales)))  # in the scale-1 heatmap
             meta = batches[0]["meta"]  # ground truth, the same at every scale
             matrices = torch.from_numpy(np.stack([unit_crop_matrix(dataset, int(i)) for i in meta["index"]]))
             preds.append(heatmap_to_image(coords_hm, matrices, dataset.input_res, dataset.out_res).numpy())

@@ -37,11 +37,20 @@ def person(num_joints: int) -> PoseRecord:
 
 def test_the_shipped_entries():
     assert {name: spec.joint_set for name, spec in DATASETS.items()} == {
-        "synth": MPII, "mpii": MPII, "lsp": LSP, "lspet": LSP, "flic": FLIC}
+        "synth": MPII, "mpii": MPII, "lsp": LSP, "lspet": LSP, "flic": FLIC, "lsp+lspet": LSP}
     assert {name: spec.eval_split for name, spec in DATASETS.items()} == {
-        "synth": "val", "mpii": "val", "lsp": "test", "lspet": None, "flic": "test"}
+        "synth": "val", "mpii": "val", "lsp": "test", "lspet": None, "flic": "test", "lsp+lspet": "test"}
     assert all(spec.name == name for name, spec in DATASETS.items())
     assert all(spec.eval_split in spec.splits for spec in DATASETS.values() if spec.eval_split)
+
+
+def test_a_combined_entry_is_made_of_datasets_of_its_joints_and_has_their_splits():
+    for spec in DATASETS.values():
+        if spec.parts:
+            parts = [dataset_spec(part) for part in spec.parts]
+            assert all(part.joint_set == spec.joint_set and not part.parts for part in parts), spec.name
+            assert set(spec.splits) == {split for part in parts for split in part.splits}, spec.name
+            assert not spec.sources and not spec.resources, spec.name  # its parts are downloaded and prepared
 
 
 def test_every_download_has_an_address_and_no_invented_checksum():

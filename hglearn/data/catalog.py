@@ -4,10 +4,15 @@ annotation formats `hglearn data prepare` reads, and the files `hglearn data dow
     DATASETS["mpii"].joint_set        # MPII: 16 joints
     DATASETS["lsp"].eval_split        # "test"
     dataset_spec("lspet").splits      # ("train",)
+    split_parts("lsp+lspet", "train")  # ("lsp", "lspet"): the usual LSP protocol's training images
 
 Adding a dataset is one entry here (plus its loader in data/). The loaders, `make_dataset`,
 evaluation, training and the command line all take their lists from this table. It imports only
 `hglearn.joints` and `hglearn.errors`, so a config can be resolved without the data pipeline (or torch).
+
+A dataset may be made of others (`parts`): it has no files of its own, and each of its splits is
+the same split of its parts, concatenated. "lsp+lspet" is the usual LSP protocol: LSP's 1,000
+training images and LSP-extended's 10,000, scored with PCK@0.2 on LSP's 1,000 test images.
 
 The datasets are described in data/README.md (sizes, licences, layout on disk).
 """
@@ -33,7 +38,9 @@ class Resource:
 class DatasetSpec:
     """One dataset. splits: the splits it has on disk (after `hglearn data prepare`); eval_split:
     the one it is scored on (None: it has no test split); sources: the annotation formats `prepare`
-    converts, the default first (none for SynthPose, which is generated); resources: its downloads."""
+    converts, the default first (none for SynthPose, which is generated); resources: its downloads.
+    parts: for a dataset made of others, their names: its split S is split S of every part that has
+    one, concatenated, and its data_root is the folder that holds one folder per part, named after it."""
 
     name: str
     joint_set: JointSet
@@ -41,6 +48,7 @@ class DatasetSpec:
     eval_split: str | None
     sources: tuple[str, ...] = ()
     resources: tuple[Resource, ...] = ()
+    parts: tuple[str, ...] = ()
 
 
 # Addresses as published on each dataset's page (MPII: human-pose.mpi-inf.mpg.de, "Download";
@@ -76,6 +84,9 @@ DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (
         Resource("http://sam.johnson.io/research/lspet_dataset.zip", "lspet_dataset.zip", sha256=None,
                  stated_size=None),)),
     DatasetSpec("flic", FLIC, splits=("train", "test"), eval_split="test", sources=("mat",), resources=_FLIC_FILES),
+    # The usual LSP protocol: train on LSP's train split and all of LSP-extended (11,000 images),
+    # score on LSP's test split (LSP-extended has no test split). data_root holds lsp/ and lspet/.
+    DatasetSpec("lsp+lspet", LSP, splits=("train", "test"), eval_split="test", parts=("lsp", "lspet")),
 )}
 
 
@@ -86,15 +97,32 @@ def dataset_spec(name: str) -> DatasetSpec:
     return DATASETS[name]
 
 
+def split_parts(name: str, split: str) -> tuple[str, ...]:
+    """The datasets whose split `split` makes up that split of dataset `name`: (name,) for a dataset
+    of its own files, else those of its parts that have the split, in the entry's order."""
+    spec = dataset_spec(name)
+    if not spec.parts:
+        return (name,)
+    return tuple(part for part in spec.parts if split in dataset_spec(part).splits)
+
+
 def eval_split(name: str) -> str:
     """The split a dataset is scored on (its entry's eval_split): MPII and SynthPose "val" (Tompson's
     split), LSP and FLIC "test". A training-only dataset (LSP-extended) is a ConfigError naming the
-    datasets of the same joints that can score it."""
+    datasets of the same joints that can score it, and a combined dataset that trains on it."""
     spec = dataset_spec(name)
     if spec.eval_split is None:
-        scorers = [other.name for other in DATASETS.values() if other.joint_set == spec.joint_set and other.eval_split]
-        raise ConfigError(f"{name} has a training split only: evaluate on another dataset of the same joints "
-                          f"({', '.join(scorers) or 'none yet'})")
+        scorers = [other.name for other in DATASETS.values()
+                   if other.joint_set == spec.joint_set and other.eval_split and not other.parts]
+        message = (f"{name} has a training split only: evaluate on another dataset of the same joints "
+                   f"({', '.join(scorers) or 'none yet'})")
+        combined = next((c for c in DATASETS.values() if name in c.parts and c.eval_split), None)
+        if combined is not None:
+            message += (f"; to train on it, use --dataset={combined.name}, which trains on "
+                        f"{' and '.join(split_parts(combined.name, 'train'))} and scores on "
+                        f"{' and '.join(split_parts(combined.name, combined.eval_split))}'s {combined.eval_split} "
+                        f"split, with data_root the folder holding {'/ and '.join(combined.parts)}/")
+        raise ConfigError(message)
     return spec.eval_split
 
 

@@ -143,7 +143,11 @@ def unpack(archive: str | Path, dest: str | Path) -> None:
 def download_dataset(name: str, root: str | Path, *, progress: bool = True) -> list[Path]:
     """Download every file of the catalogue entry `name` (its resources) into root/downloads/ and
     unpack it into root, once: a marker file beside each archive says it is unpacked."""
-    resources = dataset_spec(name).resources
+    spec = dataset_spec(name)
+    resources = spec.resources
+    if spec.parts:
+        raise ConfigError(f"dataset {name!r} is made of {' and '.join(spec.parts)}: download each into its own "
+                          f"folder, ROOT/{' and ROOT/'.join(spec.parts)}")
     if not resources:
         raise ConfigError(f"dataset {name!r} needs no download: it has no files to fetch; "
                           f"datasets to download: {', '.join(downloadable())}")

@@ -14,8 +14,18 @@ every joint a position, occluded ones estimated; LSP-extended's crowd-sourced po
 not marked visible are not documented as reliable, so they count as not annotated (no target is
 better than a wrong one).
 
+The real files bear the flags out (tests/test_lsp_real.py): 2,044 of LSP's 28,000 flags are 1, under
+1% on the head top and neck and about 10-16% on the arms, as occlusion would be; 123,213 of
+LSP-extended's 140,000 are 1. Every LSP-extended record keeps at least four visible joints, so none
+is left out.
+
 No head boxes: PCK@0.2 normalises by the torso (`hglearn.joints.LSP.torso`). No person box either:
 `box_from_joints` derives one from the annotated joints.
+
+The usual protocol (as in SADI-Net, Gao et al. 2023, Sec. IV-A) trains on LSP's 1,000 training
+images and LSP-extended's 10,000 and scores PCK@0.2 on LSP's 1,000 test images: the catalogue's
+dataset "lsp+lspet", whose data_root holds lsp/ and lspet/, run by configs/lsp-sadinet-hg8.toml.
+LSP-extended alone has nothing to score on, so `--dataset=lspet` is refused with that advice.
 
 Taught in notebooks/00_pose_primer.ipynb.
 """

@@ -93,9 +93,13 @@ def prepare(name: str, root: str | Path, *, source: str | None = None,
     every head box and the real visibility, split with the list of validation people in `tompson`),
     "bearpaw" (mpii_annotations.json; no head boxes). The MPII counts are compared with Tompson's
     split and a warning names any difference. An unknown dataset, one with nothing to convert
-    (SynthPose), or a source it does not have is a ConfigError.
+    (SynthPose), one made of others (whose parts are prepared one by one), or a source it does not
+    have is a ConfigError.
     """
     spec = dataset_spec(name)
+    if spec.parts:
+        raise ConfigError(f"dataset {name!r} is made of {' and '.join(spec.parts)} and has no files of its own: "
+                          f"prepare each in its own folder, ROOT/{' and ROOT/'.join(spec.parts)}")
     if not spec.sources:
         raise ConfigError(f"dataset {name!r} has no annotation files to prepare (it is generated)")
     source = source or spec.sources[0]
