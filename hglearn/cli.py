@@ -3,6 +3,7 @@
     hglearn train [CONFIG.toml] [--key=value ...]   # `hglearn train --help` lists every key
     hglearn eval CHECKPOINT [--dataset NAME] [--data-root DIR] [--synth-difficulty LEVEL] [--flip]
                  [--scales 0.9,1,1.1] [--save-mat FILE]
+    hglearn predict IMAGE... --checkpoint CKPT [--box x0,y0,x1,y1] [--flip] [--out DIR]   # pose on photos
     hglearn export CHECKPOINT OUT         # the model and configs only, for sharing
     hglearn convert princeton CHECKPOINT OUT.pt   # the authors' PyTorch port's weights as an hglearn checkpoint
     hglearn pretrained list               # the authors' published checkpoints, and which are in the cache
@@ -86,6 +87,51 @@ def cmd_eval(args: argparse.Namespace) -> None:
     print(result.metric)
     if args.save_mat:
         print(f"predictions saved to {save_mpii_predictions(args.save_mat, result.pred)}")
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    """Each image in turn: read, predict, draw, save <out>/<stem>.png and .json; one line per image.
+
+    An image that fails (unreadable, a --box outside it, a write that fails) prints its one-line
+    error and writes nothing; the other images go on, and once all are tried the command fails
+    (status 2) naming the failed ones. A single image's failure is that one line.
+    """
+    from hglearn.checkpoints import load_model
+    from hglearn.predict import (draw_prediction, output_stems, parse_box, pose_record, predict_pose, read_photo,
+                                 save_prediction)
+
+    box = None if args.box is None else parse_box(args.box)
+    if args.out.exists() and not args.out.is_dir():
+        raise ConfigError(f"--out {args.out}: is a file; give a folder (it is created when missing)")
+    model, trained = load_model(args.checkpoint)
+    joint_set = dataset_spec(trained.dataset).joint_set
+    args.out.mkdir(parents=True, exist_ok=True)
+    failed = []
+    for image_path, stem in zip(args.images, output_stems(args.images)):
+        png_path, json_path = args.out / f"{stem}.png", args.out / f"{stem}.json"
+        try:
+            image = read_photo(image_path)
+            h, w = image.shape[:2]
+            pose = predict_pose(model, image, input_res=trained.input_res, joint_set=joint_set, box=box,
+                                flip=args.flip)
+            save_prediction(png_path, json_path, draw_prediction(image, pose, joint_set), pose_record(
+                pose, image_path=image_path, image_size=(w, h), joint_set=joint_set,
+                input_res=trained.input_res, flip=args.flip, checkpoint=args.checkpoint))
+        except (HglearnError, OSError) as error:
+            message = user_message(error)
+            if str(Path(image_path)) not in message:  # e.g. a write error names the output, not the photo
+                message = f"{image_path}: {message}"
+            if len(args.images) == 1:
+                raise HglearnError(message) from None
+            print(f"hglearn predict: error: {message}", file=sys.stderr, flush=True)
+            failed.append(image_path)
+            continue
+        print(f"{image_path}: wrote {png_path} and {json_path} ({joint_set.num_joints} joints, "
+              f"mean confidence {pose.confidence.mean():.2f})", flush=True)
+    if failed:
+        named = ", ".join(failed[:5]) + (" ..." if len(failed) > 5 else "")
+        raise HglearnError(f"{len(failed)} of {len(args.images)} images failed ({named}); the others' "
+                           f"outputs are in {args.out}")
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -246,6 +292,21 @@ def build_parser() -> argparse.ArgumentParser:
                             "e.g. 0.9,1,1.1")
     evaluation.add_argument("--save-mat", metavar="FILE", help="save MPII-style predictions (.mat, 1-based)")
     evaluation.set_defaults(run=cmd_eval)
+
+    predict = commands.add_parser("predict", help="single-person pose on photos: a drawn PNG and a JSON each",
+                                  description="Predict one person's joints in each photo with a checkpoint; write "
+                                  "<DIR>/<stem>.png (the photo with its skeleton) and <DIR>/<stem>.json (per joint: "
+                                  "name, x, y in the photo's pixels, confidence).")
+    predict.add_argument("images", nargs="+", metavar="IMAGE", help="photos (JPEG, PNG, WebP, TIFF, BMP, ...)")
+    predict.add_argument("--checkpoint", required=True, metavar="CKPT", help="an hglearn checkpoint (e.g. "
+                         "data/checkpoints/synthpose-newell-hg1.pt, or one from hglearn pretrained get)")
+    predict.add_argument("--box", metavar="x0,y0,x1,y1", help="the person's box in image pixels, the same for "
+                         "every image (default: the whole image); the crop is 1.25 times its longer side. Write "
+                         "--box=-5,0,300,400 when the first number is negative")
+    predict.add_argument("--flip", action="store_true", help="average with the mirrored image's heatmaps")
+    predict.add_argument("--out", type=Path, default=Path("predictions"), metavar="DIR",
+                         help="output folder, created when missing (default: predictions)")
+    predict.set_defaults(run=cmd_predict)
 
     export = commands.add_parser("export", help="keep only the model and its configs of a checkpoint (for sharing)")
     export.add_argument("checkpoint", help="a checkpoint written by hglearn train (e.g. runs/synth/best.pt)")
