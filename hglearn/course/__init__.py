@@ -21,4 +21,5 @@ from hglearn.course.checks_primer import *  # noqa: F401,F403
 from hglearn.course.checks_sadinet import *  # noqa: F401,F403
 from hglearn.course.checks_training import *  # noqa: F401,F403
 from hglearn.course.questions import check_prediction  # noqa: F401
-from hglearn.course.runtime import Setup, setup, yours_or_reference
+from hglearn.course import runtime  # noqa: F401  (course.runtime: the T4 estimate's assumptions)
+from hglearn.course.runtime import Setup, setup, t4_minutes, training_flops, yours_or_reference
