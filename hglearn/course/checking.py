@@ -7,7 +7,10 @@ decorated with `reports_not_attempted`, which turns that into a "not attempted y
 Run All goes on past an unsolved exercise instead of stopping at a traceback. Any other exception
 from the student's code becomes a failed verdict that names it.
 """
+import copy
 import functools
+import inspect
+import numbers
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -212,3 +215,114 @@ def check_module(student: Callable[..., nn.Module], reference: Callable[..., nn.
             if (problem := difference(built(x), want, atol=atol)) is not None:
                 return failed(f"{name}{short(args)} with the reference's weights: {problem}")
     return passed(f"{name} matches the reference (parameters, shapes and values) in {len(cases)} configurations")
+
+
+# --- stricter function checks: inputs left alone, the documented type, named mistakes ---------
+
+
+@dataclass(frozen=True)
+class Returns:
+    """The documented type of a function's result, for `check_function_strictly`: how a verdict
+    names it ("an int") and a test of a value."""
+
+    description: str
+    test: Callable[[Any], bool]
+
+
+AN_INT = Returns("an int", lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool))
+A_FLOAT_ARRAY = Returns("a NumPy array of floats", lambda v: isinstance(v, np.ndarray) and v.dtype.kind == "f")
+A_BOOL_ARRAY = Returns("a NumPy array of bools", lambda v: isinstance(v, np.ndarray) and v.dtype == bool)
+
+
+def described(value: Any) -> str:
+    """A result's type for a verdict: "64.0 (a float)", "an array of int64", "a list"."""
+    if isinstance(value, np.ndarray):
+        return f"an array of {value.dtype}"
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of {value.dtype}"
+    if isinstance(value, (int, float, np.number)):
+        return f"{value} (a {type(value).__name__})"
+    return f"a {type(value).__name__}"
+
+
+def unchanged(before: Any, after: Any) -> bool:
+    """Whether an argument is still what it was: arrays and tensors value for value (NaN matching
+    NaN), lists, tuples and dicts item by item, networks by their settings and weights."""
+    if isinstance(before, np.ndarray):
+        return (isinstance(after, np.ndarray) and before.shape == after.shape and before.dtype == after.dtype
+                and np.array_equal(before, after, equal_nan=before.dtype.kind in "fc"))
+    if isinstance(before, torch.Tensor):
+        return (isinstance(after, torch.Tensor) and before.shape == after.shape and before.dtype == after.dtype
+                and bool(torch.isclose(before, after, rtol=0, atol=0, equal_nan=True).all()))
+    if isinstance(before, nn.Module):
+        return repr(before) == repr(after) and unchanged(before.state_dict(), after.state_dict())
+    if isinstance(before, (list, tuple)):
+        return (type(before) is type(after) and len(before) == len(after)
+                and all(unchanged(a, b) for a, b in zip(before, after)))
+    if isinstance(before, dict):
+        return (isinstance(after, dict) and list(before) == list(after)
+                and all(unchanged(before[key], after[key]) for key in before))
+    try:
+        return bool(before == after)
+    except Exception:  # a value that cannot be compared: nothing to report
+        return True
+
+
+def argument_name(function: Callable, index: int) -> str:
+    """The name of `function`'s positional parameter `index` ("joints"), else "number 2"."""
+    try:
+        return list(inspect.signature(function).parameters)[index]
+    except (TypeError, ValueError, IndexError):
+        return f"number {index + 1}"
+
+
+def matching_mistake(student: Callable, cases: Sequence[tuple], mistakes: Sequence[tuple[Callable, str]],
+                     rtol: float = 1e-4, atol: float = 1e-5) -> str | None:
+    """The hint of the first usual mistake, a pair (wrong function, hint), whose results equal the
+    student's on every case; None if none does. A hint then names a cause only when the cases tell
+    that mistake apart from the right answer and from the mistakes before it."""
+    results = []
+    for case in cases:
+        got, error = call(student, *copy.deepcopy(case))
+        if error is not None:
+            return None
+        results.append(got)
+    for wrong, hint in mistakes:
+        try:
+            if all(difference(got, wrong(*copy.deepcopy(case)), rtol, atol) is None for got, case in zip(results, cases)):
+                return hint
+        except Exception:  # a mistake written out as code need not run on every case: then it is not this one
+            continue
+    return None
+
+
+def check_function_strictly(student: Callable, reference: Callable, cases: Sequence[tuple], name: str, *,
+                            returns: Returns | None = None, mistakes: Sequence[tuple[Callable, str]] = (),
+                            shown: Callable[[tuple], str] = short, rtol: float = 1e-4, atol: float = 1e-5) -> Verdict:
+    """`check_function`, stricter. The student's code gets its own copy of each case's arguments, which
+    must be unchanged after the call (code that changes its input in place fails, naming the
+    argument); the verdict of a wrong value ends with the hint of the usual mistake in `mistakes`
+    that gives the student's results on every case (`matching_mistake`), if one does; and once every
+    value is right, every result must pass `returns`, the documented type (an int, not 64.0).
+    `shown(case)` writes a case's arguments in a verdict (default `short`)."""
+    wrong_type = None
+    for case in cases:
+        expected = reference(*copy.deepcopy(case))
+        arguments = copy.deepcopy(case)
+        got, error = call(student, *arguments)
+        if error is not None:
+            return error
+        for index, (before, after) in enumerate(zip(case, arguments)):
+            if not unchanged(before, after):
+                return failed(f"{name}{shown(case)} changed its argument {argument_name(reference, index)} in "
+                              "place: leave the inputs as they are and compute on a copy")
+        if (problem := difference(got, expected, rtol, atol)) is not None:
+            if isinstance(expected, numbers.Integral) and isinstance(got, (int, float, np.number)):
+                problem = f"{got:,} instead of {expected:,}"  # counts in full, not as 1.38936e+07
+            hint = matching_mistake(student, cases, mistakes, rtol, atol)
+            return failed(f"{name}{shown(case)}: {problem}" + (f" — {hint}" if hint else ""))
+        if wrong_type is None and returns is not None and not returns.test(got):
+            wrong_type = failed(f"{name}{shown(case)} returned {described(got)}: expected {returns.description}")
+    if wrong_type is not None:  # (a failed Verdict is falsy: no `or` here)
+        return wrong_type
+    return passed(f"{name} agrees with the reference on {len(cases)} inputs")
