@@ -1,50 +1,103 @@
-"""The checks of notebook 07 pass right answers and fail plausible wrong ones with a hint."""
+"""The checks of notebook 07 pass right answers written in other ways than the solution's and fail
+plausible wrong ones, naming the mistake where the cases tell it apart."""
+import json
 import math
+from functools import partial
+from pathlib import Path
 
 import pytest
 import torch
 
 from hglearn import course
 
+SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
+
+
+def solution(name: str):
+    """`name` as notebook 07's solution defines it (the code of its exercise cell, run)."""
+    cells = json.loads((SOLUTIONS / "07_flows_rle.ipynb").read_text())["cells"]
+    sources = ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
+    source = next(source for source in sources if f"def {name}(" in source)
+    namespace = {"torch": torch, "math": math}
+    exec(source, namespace)
+    return namespace[name]
+
+
+@pytest.mark.parametrize("check, name", [
+    (course.check_coupling_forward, "coupling_forward"),
+    (course.check_flow_log_prob, "flow_log_prob"),
+    (course.check_rle_loss, "rle_loss_by_hand"),
+])
+def test_the_solution_notebooks_answers_pass(check, name):
+    assert check(solution(name))
+
 
 # --- exercise 1: the affine coupling layer ---------------------------------------------------------
 
 
-def coupling(x, mask, scale_net, translation_net):
+def coupling(x, mask, scale_net, translation_net, *, unmasked_input=False, unmasked_log_det=False, sign=1.0,
+             no_log_det=False, linear_scale=False, detach_scale=False):
+    """The layer, with the usual mistakes as switches."""
+    kept = x * mask
+    s_raw = scale_net(x if unmasked_input else kept)
+    s_raw = s_raw.detach() if detach_scale else s_raw
+    s, t = s_raw * (1 - mask), translation_net(x if unmasked_input else kept) * (1 - mask)
+    z = kept + (1 - mask) * (x * (s if linear_scale else torch.exp(s)) + t)
+    log_det = (s_raw if unmasked_log_det else s).sum(dim=-1)
+    return z, torch.zeros_like(log_det) if no_log_det else sign * log_det
+
+
+def coupling_by_index(x, mask, scale_net, translation_net):
+    """Right, another way: only the free coordinate is changed, by boolean indexing of a copy."""
+    free = mask == 0
+    kept = x * mask
+    s, t = scale_net(kept)[..., free], translation_net(kept)[..., free]
+    z = x.clone()
+    z[..., free] = x[..., free] * s.exp() + t
+    return z, s.sum(dim=-1)
+
+
+def coupling_with_where(x, mask, scale_net, translation_net):
+    """Right, another way: torch.where picks the kept coordinate, the log-det from log|exp(s)|."""
+    keep = mask.bool()
+    conditioner = torch.where(keep, x, torch.zeros_like(x))
+    s = torch.where(keep, torch.zeros_like(x), scale_net(conditioner))
+    z = torch.where(keep, x, x * torch.exp(s) + translation_net(conditioner))
+    return z, torch.log(torch.exp(s)).sum(-1)
+
+
+def coupling_in_place(x, mask, scale_net, translation_net):
     kept = x * mask
     s, t = scale_net(kept) * (1 - mask), translation_net(kept) * (1 - mask)
-    return kept + (1 - mask) * (x * torch.exp(s) + t), s.sum(dim=-1)
+    x.mul_(torch.exp(s)).add_(t)  # the caller's points change
+    return x, s.sum(dim=-1)
 
 
-def coupling_unmasked_input(x, mask, scale_net, translation_net):  # the nets see x itself: not invertible
-    s, t = scale_net(x) * (1 - mask), translation_net(x) * (1 - mask)
-    return x * mask + (1 - mask) * (x * torch.exp(s) + t), s.sum(dim=-1)
-
-
-def coupling_unmasked_log_det(x, mask, scale_net, translation_net):  # sums s over the kept coordinate too
-    kept = x * mask
-    s, t = scale_net(kept), translation_net(kept)
-    return kept + (1 - mask) * (x * torch.exp(s) + t), s.sum(dim=-1)
-
-
-def coupling_wrong_sign(x, mask, scale_net, translation_net):  # the inverse's log-determinant
-    z, log_det = coupling(x, mask, scale_net, translation_net)
-    return z, -log_det
-
-
-def coupling_no_log_det(x, mask, scale_net, translation_net):
-    z, log_det = coupling(x, mask, scale_net, translation_net)
-    return z, torch.zeros_like(log_det)
-
-
-def test_check_coupling_forward(verdict_fails):
+def test_check_coupling_forward_passes_right_answers_written_differently():
     assert course.check_coupling_forward(coupling)
-    verdict_fails(course.check_coupling_forward(coupling_unmasked_input), "item 0", "values differ")
-    verdict_fails(course.check_coupling_forward(coupling_unmasked_log_det), "item 1")
-    verdict_fails(course.check_coupling_forward(coupling_wrong_sign), "item 1")
-    verdict_fails(course.check_coupling_forward(coupling_no_log_det), "item 1")
-    hint = course.check_coupling_forward(coupling_no_log_det).message
-    assert "Sequential(...)" in hint and "\n" not in hint  # the networks are named, not printed
+    assert course.check_coupling_forward(coupling_by_index)
+    assert course.check_coupling_forward(coupling_with_where)
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (partial(coupling, unmasked_input=True), "item 0"),  # the nets see x itself: not invertible
+    (partial(coupling, unmasked_log_det=True), "sums s on the kept coordinate"),
+    (partial(coupling, sign=-1.0), "wrong sign"),
+    (partial(coupling, no_log_det=True), "log_det is zero"),
+    (partial(coupling, linear_scale=True), "the scale is exp(s)"),
+    (lambda x, mask, s, t: coupling(x, 1 - mask, s, t), "the wrong way round"),
+    (lambda x, mask, s, t: (coupling(x, mask, s, t)[0], coupling(x, mask, s, t)[1].sum()), "item 1: shape"),
+    (coupling_in_place, "changed its argument x in place"),
+    (partial(coupling, detach_scale=True), "no gradient reaches scale_net's 0.weight"),
+    (lambda *args: tuple(v.numpy() for v in coupling(*args)), "a pair of torch.Tensors"),
+])
+def test_check_coupling_forward_names_the_mistake(wrong, words, verdict_fails):
+    verdict_fails(course.check_coupling_forward(wrong), words)
+
+
+def test_check_coupling_forward_names_the_networks_without_printing_them():
+    hint = course.check_coupling_forward(partial(coupling, sign=-1.0)).message
+    assert "Sequential(...)" in hint and "\n" not in hint
 
 
 def test_check_coupling_forward_reports_an_exception_and_not_implemented_as_not_attempted(verdict_fails):
@@ -67,53 +120,110 @@ def log_normal(z):
     return -0.5 * z.square().sum(dim=-1) - math.log(2 * math.pi)
 
 
-def test_check_flow_log_prob(verdict_fails):
+def log_prob_multivariate(flow, x):
+    """Right, another way: torch.distributions' 2-D standard normal."""
+    z, log_det = flow(x)
+    prior = torch.distributions.MultivariateNormal(torch.zeros(2), torch.eye(2))
+    return prior.log_prob(z) + log_det
+
+
+def log_prob_per_coordinate(flow, x):
+    """Right, another way: a 1-D normal per coordinate, summed."""
+    z, log_det = flow(x)
+    return torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1) + log_det
+
+
+def log_prob_detached_z(flow, x):
+    z, log_det = flow(x)
+    return log_normal(z.detach()) + log_det
+
+
+def test_check_flow_log_prob_passes_right_answers_written_differently():
     assert course.check_flow_log_prob(lambda flow, x: log_normal(flow(x)[0]) + flow(x)[1])
-    verdict_fails(course.check_flow_log_prob(lambda flow, x: log_normal(flow(x)[0])), "values differ")  # no log-det
-    verdict_fails(course.check_flow_log_prob(lambda flow, x: log_normal(flow(x)[0]) - flow(x)[1]), "values differ")
-    no_constant = lambda flow, x: -0.5 * flow(x)[0].square().sum(dim=-1) + flow(x)[1]
-    verdict_fails(course.check_flow_log_prob(no_constant), "flow_log_prob(RealNVP(...), tensor(4, 2))")
-    half_constant = lambda flow, x: log_normal(flow(x)[0]) + 0.5 * math.log(2 * math.pi) + flow(x)[1]  # 1-D constant
-    verdict_fails(course.check_flow_log_prob(half_constant), "values differ")
-    of_x = lambda flow, x: log_normal(x) + flow(x)[1]  # the prior at x instead of at z = f(x)
-    verdict_fails(course.check_flow_log_prob(of_x), "flow_log_prob(RealNVP(...), tensor(6, 2))")
-    summed = lambda flow, x: (log_normal(flow(x)[0]) + flow(x)[1]).sum()
-    verdict_fails(course.check_flow_log_prob(summed), "shape")
+    assert course.check_flow_log_prob(log_prob_multivariate)
+    assert course.check_flow_log_prob(log_prob_per_coordinate)
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (lambda flow, x: log_normal(flow(x)[0]), "the log-determinant is missing"),
+    (lambda flow, x: log_normal(flow(x)[0]) - flow(x)[1], "the log-determinant is subtracted"),
+    (lambda flow, x: -0.5 * flow(x)[0].square().sum(dim=-1) + flow(x)[1], "the constant −log 2π"),
+    (lambda flow, x: log_normal(flow(x)[0]) + 0.5 * math.log(2 * math.pi) + flow(x)[1], "the 1-D one"),
+    (lambda flow, x: log_normal(x) + flow(x)[1], "the prior is evaluated at x"),
+    (lambda flow, x: (log_normal(flow(x)[0]) + flow(x)[1]).sum(), "shape"),
+    (log_prob_detached_z, "no gradient reaches the flow's layers.5.translation"),  # the last layer's t only shapes z
+    (lambda flow, x: (log_normal(flow(x)[0]) + flow(x)[1]).numpy(), "a torch.Tensor"),
+])
+def test_check_flow_log_prob_names_the_mistake(wrong, words, verdict_fails):
+    verdict_fails(course.check_flow_log_prob(wrong), words)
 
 
 # --- exercise 3: the RLE loss ----------------------------------------------------------------------
 
 
 def rle(mu, sigma, target, flow, target_weight, *, log_sigma=True, laplace=True, scaled=True, twice=False,
-        weighted=True, mean_over_joints=False):
+        weighted=True, mean_over_joints=False, by_weights=False, log_sigma_in_laplace=False, flow_frozen=False):
+    """The loss, with the usual mistakes as switches."""
     error = (mu - target) / sigma if scaled else mu - target
-    log_g = flow.log_prob(error)
+    if flow_frozen:
+        with torch.no_grad():
+            log_g = flow.log_prob(error)
+    else:
+        log_g = flow.log_prob(error)
     nll = -log_g * (2 if twice else 1)
     if log_sigma:
         nll = nll + sigma.log().sum(dim=2)
     if laplace:
-        nll = nll + (torch.log(2 * sigma) + error.abs()).sum(dim=2)
+        nll = nll + ((sigma.log() if log_sigma_in_laplace else torch.log(2 * sigma)) + error.abs()).sum(dim=2)
     if weighted:
         nll = nll * target_weight
-    return nll.mean() if mean_over_joints else nll.sum() / mu.shape[0]
+    if mean_over_joints:
+        return nll.mean()
+    return nll.sum() / (target_weight.sum() if by_weights else mu.shape[0])
 
 
-@pytest.mark.parametrize("mistake", [
-    dict(log_sigma=False),  # the flow's density is not moved to image coordinates
-    dict(laplace=False),  # the flow alone, without the residual's base density Q
-    dict(scaled=False),  # the raw error, not normalised by σ
-    dict(twice=True),  # mmpose's broadcast: −log G counted once per coordinate
-    dict(weighted=False),  # joints without a target counted
-    dict(mean_over_joints=True),  # mean over joints too, not only over the batch
-])
-def test_check_rle_loss(mistake, verdict_fails):
+def rle_with_distributions(mu, sigma, target, flow, target_weight):
+    """Right, another way: the Laplace term as torch.distributions' negative log-likelihood."""
+    laplace = -torch.distributions.Laplace(mu, sigma).log_prob(target).sum(-1)  # (B, J)
+    flow_term = sigma.log().sum(-1) - flow.log_prob((mu - target) / sigma)
+    return torch.einsum("bj,bj->", laplace + flow_term, target_weight) / len(mu)
+
+
+def rle_loops(mu, sigma, target, flow, target_weight):
+    """Right, another way: a loop over the images and joints."""
+    total = torch.zeros(())
+    for b in range(mu.shape[0]):
+        for j in range(mu.shape[1]):
+            e = (mu[b, j] - target[b, j]) / sigma[b, j]
+            joint = torch.log(sigma[b, j]).sum() - flow.log_prob(e) + (torch.log(2 * sigma[b, j]) + e.abs()).sum()
+            total = total + target_weight[b, j] * joint
+    return total / mu.shape[0]
+
+
+def rle_in_place(mu, sigma, target, flow, target_weight):
+    error = mu.sub_(target).div_(sigma)  # the caller's mu changes
+    return rle(error * sigma + target, sigma, target, flow, target_weight)
+
+
+def test_check_rle_loss_passes_right_answers_written_differently():
     assert course.check_rle_loss(rle)
-    verdict_fails(course.check_rle_loss(lambda *args: rle(*args, **mistake)), "instead of")
+    assert course.check_rle_loss(rle_with_distributions)
+    assert course.check_rle_loss(rle_loops)
 
 
-def test_check_rle_loss_log_sigma_normalisation(verdict_fails):
-    # σ normalisation by log σ instead of σ: ē = (μ − μ_gt)/log σ
-    def by_log_sigma(mu, sigma, target, flow, target_weight):
-        return rle(mu, sigma.log().abs(), target, flow, target_weight)
-
-    verdict_fails(course.check_rle_loss(by_log_sigma), "rle_loss(tensor(1, 1, 2)")
+@pytest.mark.parametrize("wrong, words", [
+    (partial(rle, log_sigma=False), "Σ log σ_c that moves"),
+    (partial(rle, laplace=False), "the Laplace term"),
+    (partial(rle, scaled=False), "not divided by σ"),
+    (partial(rle, twice=True), "counted twice"),
+    (partial(rle, weighted=False), "target weights are not applied"),
+    (partial(rle, mean_over_joints=True), "divided by B·J"),
+    (partial(rle, by_weights=True), "sum of the weights"),
+    (partial(rle, log_sigma_in_laplace=True), "it is log(2σ_c)"),
+    (lambda mu, sigma, *rest: rle(mu, sigma.log().abs(), *rest), "rle_loss(tensor(1, 1, 2)"),
+    (partial(rle, flow_frozen=True), "no gradient reaches the flow's"),
+    (lambda *args: rle(*args).item(), "got float"),
+    (rle_in_place, "changed its argument mu in place"),
+])
+def test_check_rle_loss_names_the_mistake(wrong, words, verdict_fails):
+    verdict_fails(course.check_rle_loss(wrong), words)

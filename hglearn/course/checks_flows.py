@@ -1,21 +1,90 @@
 """Checks for notebooks/07_flows_rle.ipynb: an affine coupling layer with its log-determinant, the
 change-of-variables log-density of a flow, and the RLE loss, each compared with `hglearn.flows`
-and `hglearn.losses`.
+and `hglearn.losses`: values on several inputs (which the student's code must leave unchanged),
+the documented type (tensors, which training needs), and the gradients that reach the inputs and
+every parameter of the networks.
 """
-import torch
+import math
+from typing import Any, Callable
 
-from hglearn.course.checking import Verdict, check_function, reports_not_attempted
+import torch
+from torch import nn
+
+from hglearn.course.checking import (Returns, Verdict, call, check_function_strictly, difference, failed, passed,
+                                     reports_not_attempted, short)
+from hglearn.course.checks_blocks import one_thread  # tiny tensors: faster on one thread
 from hglearn.flows import MASKS, AffineCoupling, RealNVP
 from hglearn.losses import rle_loss
 
 __all__ = ["check_coupling_forward", "check_flow_log_prob", "check_rle_loss"]
 
+A_TENSOR = Returns("a torch.Tensor (a NumPy array or a Python number carries no gradient)",
+                   lambda v: isinstance(v, torch.Tensor))
+A_PAIR_OF_TENSORS = Returns("a pair of torch.Tensors (z, log_det)",
+                            lambda v: isinstance(v, (tuple, list)) and len(v) == 2
+                            and all(isinstance(item, torch.Tensor) for item in v))
+A_SCALAR_TENSOR = Returns("a 0-d torch.Tensor (loss.backward() needs one; .item() or a NumPy value has no gradient)",
+                          lambda v: isinstance(v, torch.Tensor) and v.dim() == 0)
 
-def random_flow(seed: int) -> RealNVP:
-    """A RealNVP with PyTorch's default initialisation: far from the identity, so that every term
-    of a formula shows in its output."""
-    torch.manual_seed(seed)
-    return RealNVP()
+
+# --- gradients ---------------------------------------------------------------------------------
+
+
+def projection_weights(result: Any) -> list[torch.Tensor]:
+    """Fixed random weights, one tensor per tensor of `result` (one tensor, or a tuple or list)."""
+    generator = torch.Generator().manual_seed(0)
+    items = list(result) if isinstance(result, (tuple, list)) else [result]
+    return [torch.randn(item.shape, generator=generator, dtype=item.dtype) for item in items]
+
+
+def projection(result: Any, weights: list[torch.Tensor]) -> torch.Tensor | None:
+    """Σ_i ⟨result_i, weights_i⟩ over the tensors of `result` (one tensor, or a tuple or list of
+    them); None when the result is not tensors of the weights' shapes."""
+    items = list(result) if isinstance(result, (tuple, list)) else [result]
+    if len(items) != len(weights) or not all(isinstance(item, torch.Tensor) and item.shape == w.shape
+                                             for item, w in zip(items, weights)):
+        return None
+    return sum((item * w).sum() for item, w in zip(items, weights))
+
+
+def gradient_problem(student: Callable, reference: Callable, case: tuple, inputs: dict[str, torch.Tensor],
+                     name: str, rtol: float = 1e-3, atol: float = 1e-5) -> str | None:
+    """None when the gradients of the student's result with respect to `inputs` (named leaf tensors
+    of `case` that require grad, or parameters of the networks in it) are the reference's, else
+    what is wrong, in words: which one gets no gradient or a different one.
+
+    Both results are projected on the same fixed random weights, so that every entry of every
+    output matters (the gradient of a plain sum could hide a mistake).
+    """
+    want = reference(*case)
+    weights = projection_weights(want)
+    targets = list(inputs.values())
+    want_grads = torch.autograd.grad(projection(want, weights), targets, allow_unused=True)
+    got, error = call(student, *case)
+    if error is not None:
+        return error.message
+    projected = projection(got, weights)
+    if projected is None or not projected.requires_grad:
+        return (f"{name}{short(case)}: the result carries no gradient, so training could not use it "
+                "(it was computed under torch.no_grad, detached, or outside PyTorch)")
+    got_grads = torch.autograd.grad(projected, targets, allow_unused=True)
+    pairs = [(label, g, w) for label, g, w in zip(inputs, got_grads, want_grads) if w is not None and w.any()]
+    for label, got_grad, _ in pairs:  # a missing gradient first: it names the cause
+        if got_grad is None or not got_grad.any():
+            return (f"{name}{short(case)}: no gradient reaches {label} (something on its path is "
+                    "detached, or computed under torch.no_grad)")
+    for label, got_grad, want_grad in pairs:
+        if (problem := difference(got_grad, want_grad, rtol, atol)) is not None:
+            return f"{name}{short(case)}: the gradient with respect to {label} differs: {problem}"
+    return None
+
+
+def parameters_of(prefix: str, network: nn.Module) -> dict[str, torch.Tensor]:
+    """The parameters of a network, named for a verdict: "scale_net's 0.weight"."""
+    return {f"{prefix}'s {key}": parameter for key, parameter in network.named_parameters()}
+
+
+# --- exercise 1: the coupling layer ---------------------------------------------------------------
 
 
 def coupling_forward_reference(x, mask, scale_net, translation_net):
@@ -25,11 +94,7 @@ def coupling_forward_reference(x, mask, scale_net, translation_net):
     return layer(x)
 
 
-@reports_not_attempted
-def check_coupling_forward(student) -> Verdict:
-    """The student's `coupling_forward(x, mask, scale_net, translation_net) -> (z, log_det)` against
-    `hglearn.flows.AffineCoupling.forward`, with the networks of randomly initialised layers, both
-    masks, and points of shapes (N, 2) and (B, J, 2)."""
+def coupling_cases() -> list[tuple]:
     generator = torch.Generator().manual_seed(0)
     cases = []
     for seed, mask, shape in [(0, MASKS[0], (5, 2)), (1, MASKS[1], (5, 2)), (2, MASKS[0], (3, 4, 2)),
@@ -38,33 +103,143 @@ def check_coupling_forward(student) -> Verdict:
         layer = AffineCoupling(mask)
         x = 2 * torch.randn(shape, generator=generator)
         cases.append((x, torch.tensor(mask), layer.scale, layer.translation))
+    return cases
+
+
+def _coupling_variant(x, mask, scale_net, translation_net, *, sign=1.0, mask_log_det=True, exp=True):
+    free = 1 - mask
+    kept = x * mask
+    raw = scale_net(kept)
+    s, t = raw * free, translation_net(kept) * free
+    z = kept + free * (x * (torch.exp(s) if exp else s) + t)
+    return z, sign * (s if mask_log_det else raw).sum(dim=-1)
+
+
+COUPLING_MISTAKES = [
+    (lambda *case: _coupling_variant(*case, sign=-1.0),
+     "log_det has the wrong sign: data → latent multiplies by exp(s), so log|det| = +Σ s"),
+    (lambda *case: _coupling_variant(*case, mask_log_det=False),
+     "log_det also sums s on the kept coordinate: multiply s by 1 − m before summing"),
+    (lambda x, mask, s_net, t_net: (_coupling_variant(x, mask, s_net, t_net)[0], torch.zeros(x.shape[:-1])),
+     "log_det is zero: it is Σ s over the last axis"),
+    (lambda *case: _coupling_variant(*case, exp=False), "z multiplies x by s: the scale is exp(s)"),
+    (lambda x, mask, s_net, t_net: _coupling_variant(x, 1 - mask, s_net, t_net),
+     "the mask is used the wrong way round: m = 1 marks the coordinate that is kept"),
+]
+
+
+@reports_not_attempted
+@one_thread()
+def check_coupling_forward(student) -> Verdict:
+    """The student's `coupling_forward(x, mask, scale_net, translation_net) -> (z, log_det)` against
+    `hglearn.flows.AffineCoupling.forward`, with the networks of randomly initialised layers, both
+    masks, and points of shapes (N, 2), (B, J, 2) and (1, 2): values (x, the mask and the networks
+    left unchanged), a pair of tensors, and the gradients with respect to x and to every parameter
+    of both networks."""
+    cases = coupling_cases()
     with torch.no_grad():
-        return check_function(student, coupling_forward_reference, cases, "coupling_forward")
+        verdict = check_function_strictly(student, coupling_forward_reference, cases, "coupling_forward",
+                                          returns=A_PAIR_OF_TENSORS, mistakes=COUPLING_MISTAKES)
+    if not verdict:
+        return verdict
+    for x, mask, scale_net, translation_net in cases[1:3]:
+        x = x.clone().requires_grad_()
+        inputs = {"x": x, **parameters_of("scale_net", scale_net), **parameters_of("translation_net", translation_net)}
+        if problem := gradient_problem(student, coupling_forward_reference, (x, mask, scale_net, translation_net),
+                                       inputs, "coupling_forward"):
+            return failed(problem)
+    return passed(f"coupling_forward agrees with the reference on {len(cases)} inputs, gradients included")
+
+
+# --- exercise 2: the log-density of a flow --------------------------------------------------------
+
+
+def random_flow(seed: int) -> RealNVP:
+    """A RealNVP with PyTorch's default initialisation: far from the identity, so that every term
+    of a formula shows in its output."""
+    torch.manual_seed(seed)
+    return RealNVP()
 
 
 def flow_log_prob_reference(flow: RealNVP, x: torch.Tensor) -> torch.Tensor:
     return flow.log_prob(x)
 
 
+def _log_prob_variant(flow, x, *, log_det=1.0, constant=math.log(2 * math.pi), at_x=False):
+    z, ld = flow(x)
+    return -0.5 * (x if at_x else z).square().sum(dim=-1) - constant + log_det * ld
+
+
+FLOW_MISTAKES = [
+    (lambda flow, x: _log_prob_variant(flow, x, log_det=0.0), "the log-determinant is missing: add it"),
+    (lambda flow, x: _log_prob_variant(flow, x, log_det=-1.0), "the log-determinant is subtracted: add it"),
+    (lambda flow, x: _log_prob_variant(flow, x, constant=0.0), "the constant −log 2π of N(0, I₂) is missing"),
+    (lambda flow, x: _log_prob_variant(flow, x, constant=0.5 * math.log(2 * math.pi)),
+     "the constant is the 1-D one, ½ log 2π: in 2-D it is log 2π"),
+    (lambda flow, x: _log_prob_variant(flow, x, at_x=True),
+     "the prior is evaluated at x: it should be at z = f(x), the flow's output"),
+]
+
+
 @reports_not_attempted
+@one_thread()
 def check_flow_log_prob(student) -> Verdict:
     """The student's `flow_log_prob(flow, x)`, log p(x) = log N(f(x); 0, I₂) + log|det ∂f/∂x|,
     against `hglearn.flows.RealNVP.log_prob`, for the identity flow and randomly initialised ones,
-    on points of shapes (N, 2) and (B, J, 2)."""
+    on points of shapes (N, 2), (B, J, 2) and (1, 2): values (the flow and x left unchanged), a
+    tensor, and the gradients with respect to x and to every parameter of the flow."""
     generator = torch.Generator().manual_seed(0)
     cases = [(RealNVP(zero_init=True), torch.randn(4, 2, generator=generator)),
              (random_flow(0), 2 * torch.randn(6, 2, generator=generator)),
              (random_flow(1), 3 * torch.randn(2, 3, 2, generator=generator)),
              (random_flow(2), torch.zeros(1, 2))]
     with torch.no_grad():
-        return check_function(student, flow_log_prob_reference, cases, "flow_log_prob")
+        verdict = check_function_strictly(student, flow_log_prob_reference, cases, "flow_log_prob",
+                                          returns=A_TENSOR, mistakes=FLOW_MISTAKES)
+    if not verdict:
+        return verdict
+    flow, x = cases[2]
+    x = x.clone().requires_grad_()
+    if problem := gradient_problem(student, flow_log_prob_reference, (flow, x),
+                                   {"x": x, **parameters_of("the flow", flow)}, "flow_log_prob"):
+        return failed(problem)
+    return passed(f"flow_log_prob agrees with the reference on {len(cases)} inputs, gradients included")
 
 
-@reports_not_attempted
-def check_rle_loss(student) -> Verdict:
-    """The student's `rle_loss(mu, sigma, target, flow, target_weight)` against
-    `hglearn.losses.rle_loss`: the identity flow and randomly initialised ones, σ from 0.02 to 0.7
-    and different in x and y, some target weights 0 where the prediction is badly wrong."""
+# --- exercise 3: the RLE loss ---------------------------------------------------------------------
+
+
+def _rle_variant(mu, sigma, target, flow, target_weight, *, log_sigma=True, laplace=True, scaled=True,
+                 twice=False, weighted=True, divisor="batch", laplace_factor=2.0):
+    error = (mu - target) / sigma if scaled else mu - target
+    nll = -flow.log_prob(error) * (2 if twice else 1)
+    if log_sigma:
+        nll = nll + sigma.log().sum(dim=2)
+    if laplace:
+        nll = nll + (torch.log(laplace_factor * sigma) + error.abs()).sum(dim=2)
+    if weighted:
+        nll = nll * target_weight
+    return nll.sum() / {"batch": mu.shape[0], "joints": nll.numel(), "weights": target_weight.sum()}[divisor]
+
+
+RLE_MISTAKES = [
+    (lambda *case: _rle_variant(*case, twice=True),
+     "−log G counted twice per joint (mmpose's broadcast of a (B, J, 1) term): count it once"),
+    (lambda *case: _rle_variant(*case, log_sigma=False),
+     "the Σ log σ_c that moves the flow's density to image coordinates is missing"),
+    (lambda *case: _rle_variant(*case, laplace=False),
+     "the Laplace term Σ [log(2σ_c) + |ē_c|] (−log Q) is missing"),
+    (lambda *case: _rle_variant(*case, laplace_factor=1.0), "the Laplace term has log σ_c: it is log(2σ_c)"),
+    (lambda *case: _rle_variant(*case, scaled=False), "the error is not divided by σ: ē = (μ − target)/σ"),
+    (lambda *case: _rle_variant(*case, weighted=False), "the target weights are not applied"),
+    (lambda *case: _rle_variant(*case, divisor="joints"),
+     "the sum is divided by B·J (a mean over joints too): divide by the batch size B only"),
+    (lambda *case: _rle_variant(*case, divisor="weights"),
+     "the sum is divided by the sum of the weights: divide by the batch size B"),
+]
+
+
+def rle_cases() -> list[tuple]:
     generator = torch.Generator().manual_seed(0)
     cases = []
     for seed, (b, j) in enumerate([(1, 1), (2, 3), (4, 16)]):
@@ -80,5 +255,26 @@ def check_rle_loss(student) -> Verdict:
         cases.append((mu, sigma, target, flow, weight))
     mu, sigma, target, _, weight = cases[1]
     cases.append((mu, 0.7 * torch.ones_like(sigma), target, random_flow(5), torch.ones_like(weight)))
+    return cases
+
+
+@reports_not_attempted
+@one_thread()
+def check_rle_loss(student) -> Verdict:
+    """The student's `rle_loss(mu, sigma, target, flow, target_weight)` against
+    `hglearn.losses.rle_loss`: the identity flow and randomly initialised ones, σ from 0.02 to 0.7
+    and different in x and y, batches of 1 to 4, some target weights 0 where the prediction is
+    badly wrong: values (the inputs left unchanged), a 0-d tensor, and the gradients with respect
+    to μ, σ and every parameter of the flow."""
+    cases = rle_cases()
     with torch.no_grad():
-        return check_function(student, rle_loss, cases, "rle_loss", rtol=1e-4, atol=1e-4)
+        verdict = check_function_strictly(student, rle_loss, cases, "rle_loss", returns=A_SCALAR_TENSOR,
+                                          mistakes=RLE_MISTAKES, rtol=1e-4, atol=1e-4)
+    if not verdict:
+        return verdict
+    mu, sigma, target, flow, weight = cases[1]
+    mu, sigma = mu.clone().requires_grad_(), sigma.clone().requires_grad_()
+    if problem := gradient_problem(student, rle_loss, (mu, sigma, target, flow, weight),
+                                   {"mu": mu, "sigma": sigma, **parameters_of("the flow", flow)}, "rle_loss"):
+        return failed(problem)
+    return passed(f"rle_loss agrees with the reference on {len(cases)} inputs, gradients included")
