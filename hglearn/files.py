@@ -46,9 +46,9 @@ def atomic_path(path: str | Path):
     if path.is_dir():
         raise FolderTargetError(path)
     descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(descriptor)
     temporary = Path(name)
-    try:
+    try:  # from here on, any exception (a Ctrl-C included) deletes the temporary file
+        os.close(descriptor)
         yield temporary
         _fsync(temporary, os.O_RDWR if os.name == "nt" else os.O_RDONLY)
         try:

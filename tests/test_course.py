@@ -346,3 +346,16 @@ def test_hints_show_arrays_by_shape_also_inside_lists():
     assert checking.short(([torch.zeros(2, 8, 6, 6)] * 4,)) == "([4 × tensor(2, 8, 6, 6)])"
     assert checking.short((nn.Sequential(nn.Linear(2, 64), nn.Tanh()), 3)) == "(Sequential(...), 3)"
     assert checking.short((np.zeros((3, 2)), [1, 2])) == "(array(3, 2), [1, 2])"
+
+
+def test_the_readme_map_counts_exercises_predictions_reflections_and_diagrams():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# 99 · A demo"),
+        nbformat.v4.new_code_cell("course.check_receptive_field(receptive_field)"),
+        nbformat.v4.new_code_cell("course.check_prediction(my_prediction, choices=('a', 'b'), measured='a', why='')"),
+        nbformat.v4.new_code_cell("course.check_pck(pck)\nx = 1"),
+        nbformat.v4.new_markdown_cell("<details><summary>Why?</summary>Because.</details>"),
+        nbformat.v4.new_code_cell("display(diagrams.hourglass_diagram(depth=2), diagrams.mdlrb_diagram())"),
+        nbformat.v4.new_code_cell("print('check_x is mentioned, not called')"),
+    ])
+    assert notebooks.notebook_counts(nb) == {"exercises": 2, "predictions": 1, "reflections": 1, "diagrams": 2}

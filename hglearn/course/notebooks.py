@@ -336,9 +336,28 @@ def notebook_title(notebook, path: Path) -> str:
     raise CourseError(f"{path}: no markdown title ('# ...') cell")
 
 
+PREDICTION_CALL = re.compile(r"\bcheck_prediction\(")
+DIAGRAM_CALL = re.compile(r"\bdiagrams\.\w+_diagram\(")
+
+
+def notebook_counts(notebook) -> dict[str, int]:
+    """What a solution notebook asks of the student and shows: exercises (check cells of code the
+    student writes), predict-then-check questions (`check_prediction` cells), written reflection
+    questions (a markdown `<details>` with a model answer) and diagrams drawn (`diagrams.*_diagram` calls)."""
+    code = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+    return {
+        "exercises": sum(bool(CHECK_CALL.search(s)) and not PREDICTION_CALL.search(s) for s in code),
+        "predictions": sum(bool(PREDICTION_CALL.search(s)) for s in code),
+        "reflections": sum(cell.source.count("<details>") for cell in notebook.cells if cell.cell_type == "markdown"),
+        "diagrams": sum(len(DIAGRAM_CALL.findall(s)) for s in code),
+    }
+
+
 def notebook_table(root: Path = ROOT) -> str:
-    """The README's map of the notebooks: title, one line from `metadata.hglearn.summary`, run time."""
-    rows = ["| notebook | what you build | solution run time, 2-core CPU |", "|---|---|---|"]
+    """The README's map of the notebooks: title, one line from `metadata.hglearn.summary`, what it
+    asks and shows (`notebook_counts`), run time."""
+    rows = ["| notebook | what you build | exercises | predict, then check | reflection questions | diagrams "
+            "| solution run time, 2-core CPU |", "|---|---|---:|---:|---:|---:|---|"]
     for path in solution_paths(root):
         notebook = read_notebook(path)
         meta = notebook.metadata.get("hglearn", {})
@@ -346,7 +365,9 @@ def notebook_table(root: Path = ROOT) -> str:
             raise CourseError(f"{path}: metadata.hglearn.summary (one line for the README) is missing")
         run = f"{meta['run_seconds']} s" if "run_seconds" in meta else "not recorded"
         links = f"[exercises](notebooks/{path.name}) · [solutions](solutions/{path.name})"
-        rows.append(f"| **{notebook_title(notebook, path)}** ({links}) | {meta['summary']} | {run} |")
+        counts = notebook_counts(notebook)
+        rows.append(f"| **{notebook_title(notebook, path)}** ({links}) | {meta['summary']} | {counts['exercises']} | "
+                    f"{counts['predictions']} | {counts['reflections']} | {counts['diagrams']} | {run} |")
     return "\n".join(rows)
 
 
