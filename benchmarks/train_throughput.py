@@ -19,7 +19,7 @@ from results_file import update_results
 
 from hglearn.config import TrainConfig
 from hglearn.models import PRESETS
-from hglearn.train import resolve_model, train_step, training_loss
+from hglearn.train import make_optimizer, resolve_model, train_step, training_loss
 
 
 def images_per_second(model, device, batch, size, steps, channels_last=False, bf16=False, compile=False) -> float:
@@ -27,7 +27,7 @@ def images_per_second(model, device, batch, size, steps, channels_last=False, bf
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(device, memory_format=memory_format)
     net = torch.compile(model) if compile else model
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    optimizer = make_optimizer("adam", model.parameters(), lr=1e-4, device=device)  # fused, as train() runs it
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     data = {"image": torch.randn(batch, 3, size, size, device=device),
             "heatmaps": torch.rand(batch, 16, size // 4, size // 4, device=device),
