@@ -238,11 +238,17 @@ def test_readme_notebook_map_is_current():
 def test_every_solution_notebook_has_exercises_each_followed_by_a_check():
     for path in notebooks.solution_paths(ROOT):
         cells = nbformat.read(path, as_version=4).cells
-        exercises = [i for i, c in enumerate(cells) if notebooks.is_exercise(c)]
-        assert 2 <= len(exercises) <= 4, f"{path.name}: {len(exercises)} exercises (2-4 wanted)"
+        exercises = [i for i, c in enumerate(cells) if notebooks.is_exercise(c) and not notebooks.is_prediction(c)]
+        assert 1 <= len(exercises) <= 4, f"{path.name}: {len(exercises)} exercises (1-4 wanted)"
         for i in exercises:
             following = [c for c in cells[i + 1:] if c.cell_type == "code"][:1]
             assert following and notebooks.is_check(following[0]), f"{path.name}, cell {i}: no check cell after it"
+        for i in (i for i, c in enumerate(cells) if notebooks.is_prediction(c)):  # answered before it is measured
+            name = notebooks.PREDICTION_FUNCTION.search(cells[i].source).group(1)
+            later = [c.source for c in cells[i + 1:] if c.cell_type == "code"]
+            checked = re.compile(rf"check_prediction\(\s*{name}\b")
+            assert any(checked.search(s) for s in later), f"{path.name}, cell {i}: {name} is never checked"
+            assert not checked.search(cells[i].source), f"{path.name}, cell {i}: measured in its own cell"
 
 
 # --- the check machinery -----------------------------------------------------------------------
@@ -359,3 +365,15 @@ def test_the_readme_map_counts_exercises_predictions_reflections_and_diagrams():
         nbformat.v4.new_code_cell("print('check_x is mentioned, not called')"),
     ])
     assert notebooks.notebook_counts(nb) == {"exercises": 2, "predictions": 1, "reflections": 1, "diagrams": 2}
+
+
+def test_predictions_are_stubbed_but_not_numbered_among_the_exercises():
+    solution = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION"),
+        nbformat.v4.new_code_cell("def my_prediction():\n    ### BEGIN SOLUTION\n    return 'lower'\n    ### END SOLUTION"),
+        nbformat.v4.new_code_cell("def g(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION"),
+    ])
+    stubs = [c.source for c in notebooks.exercise_notebook(solution, "demo.ipynb").cells]
+    assert 'Exercise 1 (f): your code here' in stubs[0] and 'Exercise 2 (g): your code here' in stubs[2]
+    assert 'Your prediction (my_prediction): your code here' in stubs[1]
+    assert [notebooks.is_prediction(c) for c in solution.cells] == [False, True, False]

@@ -115,6 +115,15 @@ def is_exercise(cell) -> bool:
     return cell.cell_type == "code" and BEGIN in cell.source
 
 
+# A predict-then-check question is a function `my_...prediction()` whose body the student writes
+# (hglearn.course.questions): a stub like an exercise's, but not numbered among the exercises.
+PREDICTION_FUNCTION = re.compile(r"^\s*def (my_\w*prediction)\(", re.MULTILINE)
+
+
+def is_prediction(cell) -> bool:
+    return is_exercise(cell) and bool(PREDICTION_FUNCTION.search(cell.source))
+
+
 def is_stub(cell) -> bool:
     """An exercise cell of an exercise notebook (its solution replaced by a stub)."""
     return cell.cell_type == "code" and 'your code here")' in cell.source
@@ -133,7 +142,8 @@ def cells_digest(notebook) -> str:
 def exercise_notebook(solution, name: str):
     """The exercise version of a solution notebook (a new notebook; `solution` is not changed).
 
-    Exercises are numbered in order, so a stub reads "Exercise 2 (receptive_field): your code here".
+    Exercises are numbered in order, so a stub reads "Exercise 2 (receptive_field): your code here";
+    predict-then-check questions are not numbered ("Your prediction (my_prediction): your code here").
     The digest of the cells written goes into `metadata.hglearn.built`, so that a later build can
     tell a notebook a student edited from one it wrote itself.
     """
@@ -146,7 +156,9 @@ def exercise_notebook(solution, name: str):
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-            if is_exercise(cell):
+            if is_prediction(cell):
+                cell.source = strip_solutions(cell.source, "Your prediction", f"{name}, cell {index}")
+            elif is_exercise(cell):
                 count += 1
                 cell.source = strip_solutions(cell.source, f"Exercise {count}", f"{name}, cell {index}")
         cell.metadata.pop("execution", None)
