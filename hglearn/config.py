@@ -109,7 +109,8 @@ class TrainConfig:
     intermediate_supervision: bool = True
     """every stack is compared with the target (Newell et al. Sec. 3.4), else only the last"""
     dlm_weight: float = 0.1
-    """λ of SADI-Net's L = L_rfm + λ·L_dlm, for models with a DLM (the paper's value is lost; see README)"""
+    """λ of SADI-Net's L = L_rfm + λ·L_dlm, for models with a DLM: a choice (0.1 keeps L_dlm a small correction
+    to the MSE), neither the paper's value nor a measured optimum; see README and notebook 07"""
 
     def __post_init__(self):
         """Range checks of this dataclass's own fields, each error naming the field and what it accepts;

@@ -19,9 +19,13 @@ TABLE_SIZE = 81  # a step of 0.125 in u: bilinear lookup of a Gaussian is off by
 class DLM(nn.Module):
     """Distribution learning module of SADI-Net (Gao et al. 2023, Sec. III-D, Fig. 2).
 
-    The paper's formulas are lost; this is our reading. Read the position μ and width σ of each
-    joint off the predicted heatmap (heatmaps.heatmap_mu_sigma), normalise every pixel p by them,
-    and render the flow's density there:
+    Sec. III-D describes the module in words: μ and σ, "the mean and standard deviation of the
+    distribution", are taken from the prediction, the flow transforms a standard Gaussian, and the
+    result is shifted and rescaled into learnable heatmaps "the same size as the predicted heatmaps".
+    The construction below is hglearn's, chosen so that the identity flow reproduces a target like
+    render()'s (see the factor 2π). Read the position μ and width σ of each joint off the predicted
+    heatmap (heatmaps.heatmap_mu_sigma), normalise every pixel p by them, and render the flow's
+    density there:
 
         u = (μ − p)/σ  (per coordinate),    D(p) = G_φ(u) / N(0; 0, I₂) = 2π·G_φ(u)
 

@@ -126,7 +126,8 @@ def heatmap_mu_sigma(heatmaps: torch.Tensor, beta: float = 4.0,
     """Position μ and width σ of the peak of each heatmap: the moments of softmax(β·log H).
 
     The μ and σ that SADI-Net's DLM reads off the predicted heatmaps (Gao et al. 2023, Sec. III-D,
-    "the mean and standard deviation of the distribution"; the formula is lost, this is our reading).
+    "the mean and standard deviation of the distribution"). Computing them as the moments of H^β is
+    hglearn's choice, because they recover a rendered Gaussian's centre and width without bias (below).
 
         p(x, y) = H(x, y)^β / Σ H^β,   μ = E_p[(x, y)],   σ = √β · std_p  (per coordinate)
 

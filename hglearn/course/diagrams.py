@@ -339,9 +339,10 @@ def bottleneck_diagram() -> Figure:
 def bottleneck_ds_diagram() -> Figure:
     """The bottleneck with a depthwise 3×3 (Kim & Lee 2020, Fig. 5b), from `BottleneckDS`.
 
-    Kim & Lee's Fig. 5 is lost from the course's copy of the paper: this draws the library's reading,
-    in which the bottleneck's own 1×1 expansion after the depthwise 3×3 is the pointwise half (that
-    gives the paper's 1.4M parameters for one stack). Taught in notebooks/03_residual_blocks.ipynb.
+    Kim & Lee's table names this block "Bottleneck (Original) + Depthwise Separable", 1.4M parameters
+    for one stack. This draws hglearn's layer order, in which the bottleneck's own 1×1 expansion after
+    the depthwise 3×3 is the pointwise half, chosen because it reproduces that count (1.38M).
+    Taught in notebooks/03_residual_blocks.ipynb.
     """
     return _bottleneck_like(BottleneckDS(WIDTH, WIDTH), "BottleneckDS (Kim & Lee 2020, Fig. 5b)",
                             "conv3 is also the pointwise half of the depthwise-separable 3×3")
@@ -350,8 +351,10 @@ def bottleneck_ds_diagram() -> Figure:
 def dilated_bottleneck_ds_diagram(dilation: int | None = None) -> Figure:
     """The bottleneck with a dilated depthwise-separable 3×3 (Kim & Lee 2020, Fig. 5c).
 
-    dilation: of the depthwise 3×3; None draws `DilatedBottleneckDS`'s default, 2. Fig. 5 is lost:
-    this is the library's reading, with a pointwise 1×1 of its own (the paper's 1.6M for one stack).
+    dilation: of the depthwise 3×3; None draws `DilatedBottleneckDS`'s default, 2. Kim & Lee's table
+    lists Fig. 5c as a bottleneck with a depthwise-separable convolution at 1.6M parameters for one
+    stack; this draws hglearn's layer order, with a pointwise 1×1 of its own, chosen because it
+    reproduces that count (1.61M). The dilation is hglearn's choice; it leaves the count unchanged.
     Taught in notebooks/03_residual_blocks.ipynb.
     """
     dilation = default(DilatedBottleneckDS, "dilation") if dilation is None else dilation
@@ -364,10 +367,12 @@ def mdlrb_diagram(dilations: tuple[int, ...] | None = None) -> Figure:
 
     BN-ReLU-1×1 (C → C/2), BN-ReLU-1×1 (C/2), then one branch per dilation, BN-ReLU-[depthwise 3×3 →
     pointwise 1×1], the branches added, then BN-ReLU-1×1 (C/2 → C), plus the input. dilations: None
-    draws the block's default rates, (2, 3) as in Table 1. Table 1 lists the two dilated convolutions
-    one after the other and Fig. 5d is lost; the code, and so this drawing, reads them as parallel
-    branches. Table 1 also writes every layer ReLU, BatchNorm, Conv; the code uses BN then ReLU, as in
-    Newell's pre-activation block. Taught in notebooks/03_residual_blocks.ipynb.
+    draws the block's default rates, (2, 3) as in Table 1. Table 1 lists the two dilated convolutions,
+    each with its 1×1, one after the other and then an ADD of two 128-channel maps; the code, and so
+    this drawing, reads them as parallel branches summed by that ADD, so that both rates see the same
+    features (the "multi" of the name); either reading has the same parameters. Table 1 also
+    writes every layer ReLU, BatchNorm, Conv; the code uses BN then ReLU, as in Newell's
+    pre-activation block. Taught in notebooks/03_residual_blocks.ipynb.
     """
     block = MDLRB(WIDTH, WIDTH) if dilations is None else MDLRB(WIDTH, WIDTH, dilations=tuple(dilations))
     fig, ax = canvas()
@@ -405,8 +410,9 @@ def rfm_diagram(dilation: int | None = None, reduction: int | None = None) -> Fi
     A ResNet basic block (3×3 conv-BN-ReLU, 3×3 conv-BN) and a parallel dilated 3×3 conv-BN, added;
     the sum re-weighted per channel by squeeze-and-excitation (Hu et al. 2020: global average pool,
     1×1 to C/r, ReLU, 1×1 back to C, sigmoid, product); then the shortcut and a ReLU. dilation and
-    reduction: None draws the library's defaults, 2 and 16. The paper gives neither, and Fig. 3 is
-    lost: SE before the shortcut, as in SE-ResNet, is the code's reading.
+    reduction: None draws the library's defaults, 2 and 16. Sec. III-B gives neither value, and says
+    only that the block's "output is then obtained from the SE block"; SE before the shortcut, as in
+    SE-ResNet, is hglearn's choice.
     Taught in notebooks/03_residual_blocks.ipynb and notebooks/08_sadinet_attention.ipynb.
     """
     dilation = default(RFM, "dilation") if dilation is None else dilation
@@ -644,10 +650,12 @@ def dlm_diagram() -> Figure:
 
     The last stack's heatmaps H give each joint's μ and σ (moments of H^β); every pixel p becomes the
     normalised error u = (μ − p)/σ; the flow's density there, D(p) = 2π·G_φ(u), is the learnable
-    heatmap, compared with the target by MSE: L = L_rfm + λ·L_dlm. The paper's Eq. (5) and Fig. 2 are
-    lost: the moments, the 2π, the lookup table are the library's reading, and λ is its default
-    (`TrainConfig.dlm_weight`). β, the number of coupling layers and the table's size are read from a
-    live DLM. Taught in notebooks/07_flows_rle.ipynb.
+    heatmap, compared with the target by MSE: L = L_rfm + λ·L_dlm. Sec. III-D describes μ and σ as
+    "the mean and standard deviation of the distribution" and the learnable heatmaps as the flow's
+    distribution shifted and rescaled to the size of the predicted heatmaps; the moments, the 2π and
+    the lookup table are hglearn's construction of that (`hglearn.dlm.DLM` says why), and λ is
+    hglearn's default (`TrainConfig.dlm_weight`), a choice, not the paper's value. β, the number of
+    coupling layers and the table's size are read from a live DLM. Taught in notebooks/07_flows_rle.ipynb.
     """
     dlm = DLM()
     lam = next(f.default for f in dataclasses.fields(TrainConfig) if f.name == "dlm_weight")
@@ -670,7 +678,7 @@ def dlm_diagram() -> Figure:
     arrow(ax, target.left, l_rfm.right, text="$L_{rfm}$: MSE of every stack's heatmaps", offset=(0, 0.2))
     arrow(ax, target.right, l_dlm.left, text="$L_{dlm}$: MSE", offset=(0, 0.2))
     label(ax, 0.1, -3.2, f"L = $L_{{rfm}}$ + λ·$L_{{dlm}}$ with λ = {lam:g}, hglearn's TrainConfig.dlm_weight "
-          "(the paper's value is lost).   Evaluation reads H; D is used only in the loss.", ha="left", va="top",
+          "(a choice, not the paper's value).   Evaluation reads H; D is used only in the loss.", ha="left", va="top",
           fontsize=7.5)
     return finish(fig, ax, "Distribution learning module (SADI-Net, Gao et al. 2023, Sec. III-D)")
 
@@ -685,9 +693,10 @@ def sfm_diagram() -> Figure:
     a_k, and z = 1×1 conv-BN-ReLU(Σ_k a_k ⊙ u_k). Local stage: g_k = avgpool(a_k ⊙ u_k), back at
     scale k, fused finest to coarsest by local attention (a 3×3 stride-2 conv-BN-ReLU of the higher
     resolution, a softmax over the two inputs at every pixel, their weighted sum). Heatmaps: a 1×1
-    conv of z plus the upsampled local result. The paper's figures and formulas are lost; where its
-    text stops (the local softmax, the constant width D, how the local result becomes heatmaps) this
-    draws what `hglearn.sadinet` does. The scales, the local stages and the kernels are read from a
+    conv of z plus the upsampled local result. Where the paper's description leaves a detail open or
+    would not fit a heatmap head on a C-channel hourglass (the axis of the local softmax, the constant
+    width D, how the local result becomes heatmaps), this draws hglearn's choices, which
+    `hglearn.sadinet` explains. The scales, the local stages and the kernels are read from a
     live SFM. Taught in notebooks/08_sadinet_attention.ipynb.
     """
     sfm = SFM(WIDTH, num_joints=16)
