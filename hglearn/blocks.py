@@ -79,7 +79,8 @@ class MDLRB(nn.Module):
     BN-ReLU-1×1 (cin → cout/2) → BN-ReLU-1×1 → two parallel branches BN-ReLU-[depthwise 3×3 with
     dilation 2 or 3 → pointwise 1×1], added → BN-ReLU-1×1 (cout/2 → cout), plus the input.
     Table 1 lists the layers; we read the two dilated branches as parallel (the "multi" of the
-    name: one 5×5 and one 7×7 view of the same features). The parameter count, 119,552 at 256
+    name: the same features seen through 3×3 kernels spread over 5×5 and 7×7 windows, each reaching
+    9 of its window's positions, 17 of the 7×7 window's 49 together; notebook 01 draws them). The parameter count, 119,552 at 256
     channels, is the same for either reading and gives the paper's 2.0M / 3.9M / 14.8M models.
     """
 
