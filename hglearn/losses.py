@@ -36,33 +36,41 @@ def stacked_heatmap_loss(heatmaps: torch.Tensor, target: torch.Tensor,
 
 def rle_loss(mu: torch.Tensor, sigma: torch.Tensor, target: torch.Tensor, flow: RealNVP,
              target_weight: torch.Tensor | None = None) -> torch.Tensor:
-    """Residual log-likelihood estimation loss (Li et al., ICCV 2021) with mmpose's Laplace term.
+    """Residual log-likelihood estimation loss (Li et al., ICCV 2021) with a Laplace base density Q.
 
-    A regression head predicts a position μ and a scale σ per joint; the flow G_φ learns the density
-    of the normalised error ē = (μ − μ_gt)/σ, and the loss is, per joint, with c over (x, y):
+    A regression head predicts a position μ and a scale σ per joint. RLE models the normalised error
+    ē = (μ − μ_gt)/σ (per coordinate) by the density Q(ē)·G_φ(ē): a fixed Laplace Q of scale 1 per
+    coordinate times a residual G_φ learned by the flow. The density of μ_gt in crop coordinates
+    follows by the change of variables, ∂ē/∂μ_gt = diag(−1/σ), so the loss is its negative log,
+    per joint, with c over (x, y):
 
-        L_bj = Σ_c log σ_c − log G_φ(ē)  +  Σ_c [log(2σ_c) + |ē_c|]
+        L_bj = −log[Q(ē)·G_φ(ē) / (σ_x·σ_y)] = Σ_c [log(2σ_c) + |ē_c|] − log G_φ(ē)
         loss = 1/B · Σ_b Σ_j w_bj · L_bj
 
-    The first part is −log of the flow's density moved to image coordinates, G_φ(ē)/(σ_x·σ_y).
-    The second is −log Q: the Laplace density of μ_gt around μ with scale σ, in mmpose's form. It is
-    the "residual" of RLE: Q already gives a sensible loss, so the flow only learns what Q misses.
-    With the identity flow, G_φ = N(0, I₂) and −log G_φ(ē) = log 2π + |ē|²/2, so
-    L_bj = −log N(μ_gt; μ, diag σ²) − log Laplace(μ_gt; μ, σ): the two plain likelihood losses.
+    This is the paper's convention: one density, each of log σ and −log G_φ counted once. The
+    paper's normaliser s = 1/∫Q·G_φ depends on the flow alone and is left out, as in the official
+    code. With the identity flow, −log G_φ(ē) = log 2π + |ē|²/2, and for one coordinate with error
+    e the loss is lowest at σ = (1 + √5)/2 · |e| ≈ 1.62|e|.
 
-    Departs from mmpose in one place: mmpose adds −log G_φ, shaped (B, J, 1), to log σ, shaped
-    (B, J, 2), and broadcasting counts it once per coordinate, twice per joint; here it counts once,
-    as in the density above. As in RLE, coordinates should be normalised to the input crop and σ
-    must be positive (RLE and mmpose take σ = sigmoid of the network output).
+    How the official code and mmpose differ: they add −log G_φ, shaped (B, J, 1), to log σ, shaped
+    (B, J, 2), so that broadcasting counts it once per coordinate, twice per joint, and they put
+    log σ both into that flow term and into −log Q, so that it counts twice as well. mmpose's loss
+    per joint is 2·Σ_c log σ_c − 2·log G_φ(ē) + Σ_c |ē_c| + 2 log 2, which is not the negative log of
+    one density (with the identity flow its best σ is (1 + √17)/4 · |e| ≈ 1.28|e|); the official
+    code's is the same but for −log Q, log(√(2π)·σ_c) + |ē_c|/√2 per coordinate. As in RLE,
+    coordinates should be normalised to the input crop and σ must be positive (RLE and mmpose take
+    σ = sigmoid of the network output).
 
     mu, sigma, target: (B, J, 2); target_weight: (B, J), or None for all ones. The flow runs in
     float32 (its parameters' dtype) even under autocast: bfloat16 keeps 3 significant digits, too few
     for the log-determinants and the small log-density differences that train the flow.
+
+    Taught in notebooks/07_flows_rle.ipynb.
     """
     error = (mu - target) / sigma  # (B, J, 2): ē
     with torch.autocast(error.device.type, enabled=False):
         log_g = flow.log_prob(error.to(next(flow.parameters()).dtype))  # (B, J)
-    nll = sigma.log().sum(dim=2) - log_g + (torch.log(2 * sigma) + error.abs()).sum(dim=2)  # (B, J)
+    nll = (torch.log(2 * sigma) + error.abs()).sum(dim=2) - log_g  # (B, J)
     if target_weight is not None:
         nll = nll * target_weight
     return nll.sum() / mu.shape[0]

@@ -161,20 +161,19 @@ def test_check_flow_log_prob_names_the_mistake(wrong, words, verdict_fails):
 # --- exercise 3: the RLE loss ----------------------------------------------------------------------
 
 
-def rle(mu, sigma, target, flow, target_weight, *, log_sigma=True, laplace=True, scaled=True, twice=False,
-        weighted=True, mean_over_joints=False, by_weights=False, log_sigma_in_laplace=False, flow_frozen=False):
+def rle(mu, sigma, target, flow, target_weight, *, log_sigma=1, log_g=1, laplace=True, log_two=True, scaled=True,
+        weighted=True, mean_over_joints=False, by_weights=False, gaussian_q=False, flow_frozen=False):
     """The loss, with the usual mistakes as switches."""
     error = (mu - target) / sigma if scaled else mu - target
     if flow_frozen:
         with torch.no_grad():
-            log_g = flow.log_prob(error)
+            log_density = flow.log_prob(error)
     else:
-        log_g = flow.log_prob(error)
-    nll = -log_g * (2 if twice else 1)
-    if log_sigma:
-        nll = nll + sigma.log().sum(dim=2)
+        log_density = flow.log_prob(error)
+    nll = -log_g * log_density + log_sigma * sigma.log().sum(dim=2)
     if laplace:
-        nll = nll + ((sigma.log() if log_sigma_in_laplace else torch.log(2 * sigma)) + error.abs()).sum(dim=2)
+        q = 0.5 * error.square() + 0.5 * math.log(2 * math.pi) if gaussian_q else error.abs() + log_two * math.log(2)
+        nll = nll + q.sum(dim=2)
     if weighted:
         nll = nll * target_weight
     if mean_over_joints:
@@ -183,21 +182,31 @@ def rle(mu, sigma, target, flow, target_weight, *, log_sigma=True, laplace=True,
 
 
 def rle_with_distributions(mu, sigma, target, flow, target_weight):
-    """Right, another way: the Laplace term as torch.distributions' negative log-likelihood."""
+    """Right, another way: the Laplace density of μ_gt in image coordinates (scale σ) from
+    torch.distributions, which already holds the 1/σ of the change of variables, and the flow's."""
     laplace = -torch.distributions.Laplace(mu, sigma).log_prob(target).sum(-1)  # (B, J)
-    flow_term = sigma.log().sum(-1) - flow.log_prob((mu - target) / sigma)
-    return torch.einsum("bj,bj->", laplace + flow_term, target_weight) / len(mu)
+    return torch.einsum("bj,bj->", laplace - flow.log_prob((mu - target) / sigma), target_weight) / len(mu)
 
 
 def rle_loops(mu, sigma, target, flow, target_weight):
-    """Right, another way: a loop over the images and joints."""
+    """Right, another way: a loop over the images and joints, the density taken apart as −log of
+    Q(ē)·G(ē)/(σ_x·σ_y)."""
     total = torch.zeros(())
     for b in range(mu.shape[0]):
         for j in range(mu.shape[1]):
             e = (mu[b, j] - target[b, j]) / sigma[b, j]
-            joint = torch.log(sigma[b, j]).sum() - flow.log_prob(e) + (torch.log(2 * sigma[b, j]) + e.abs()).sum()
-            total = total + target_weight[b, j] * joint
+            log_q = (-e.abs() - math.log(2)).sum()  # the unit Laplace, per coordinate
+            density = log_q + flow.log_prob(e) - torch.log(sigma[b, j].prod())
+            total = total - target_weight[b, j] * density
     return total / mu.shape[0]
+
+
+def mmpose_rle(mu, sigma, target, flow, target_weight):
+    """mmpose's RLELoss (residual, Laplace), with its (B, J, 1) + (B, J, 2) broadcast."""
+    error = (mu - target) / sigma
+    log_phi = flow.log_prob(error)[..., None]  # (B, J, 1)
+    loss = sigma.log() - log_phi + torch.log(2 * sigma) + error.abs()  # (B, J, 2)
+    return (loss * target_weight[..., None]).sum() / len(mu)
 
 
 def rle_in_place(mu, sigma, target, flow, target_weight):
@@ -212,14 +221,17 @@ def test_check_rle_loss_passes_right_answers_written_differently():
 
 
 @pytest.mark.parametrize("wrong, words", [
-    (partial(rle, log_sigma=False), "Σ log σ_c that moves"),
-    (partial(rle, laplace=False), "the Laplace term"),
+    (mmpose_rle, "mmpose's sum"),
+    (partial(rle, log_g=2), "counted twice per joint"),
+    (partial(rle, log_sigma=2), "Σ log σ_c counted twice"),
+    (partial(rle, log_sigma=0), "Σ log σ_c is missing"),
+    (partial(rle, laplace=False), "the Laplace part, is missing"),
+    (partial(rle, log_two=False), "log 2 per coordinate"),
+    (partial(rle, gaussian_q=True), "Q is a Gaussian"),
     (partial(rle, scaled=False), "not divided by σ"),
-    (partial(rle, twice=True), "counted twice"),
     (partial(rle, weighted=False), "target weights are not applied"),
     (partial(rle, mean_over_joints=True), "divided by B·J"),
     (partial(rle, by_weights=True), "sum of the weights"),
-    (partial(rle, log_sigma_in_laplace=True), "it is log(2σ_c)"),
     (lambda mu, sigma, *rest: rle(mu, sigma.log().abs(), *rest), "rle_loss(tensor(1, 1, 2)"),
     (partial(rle, flow_frozen=True), "no gradient reaches the flow's"),
     (lambda *args: rle(*args).item(), "got float"),

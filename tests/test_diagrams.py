@@ -223,3 +223,8 @@ def test_coupling_layer_keeps_the_masked_coordinate(mask, kept, free):
     assert f"$z_{free} = x_{free}\\,e^{{s}} + t$" in texts
     assert any(t.startswith("s:  Linear 2→64") and t.endswith("Tanh") for t in texts)
     assert any(t.startswith("t:  Linear 2→64") and not t.endswith("Tanh") for t in texts)
+
+
+def test_every_diagram_is_shown_in_a_solution_notebook():
+    text = "".join(p.read_text() for p in (Path(__file__).resolve().parents[1] / "solutions").glob("*.ipynb"))
+    assert [name for name, function in DIAGRAMS.items() if f"diagrams.{function.__name__}(" not in text] == []

@@ -32,7 +32,7 @@ def test_rle_loss_matches_the_formula_by_hand():
             m, s, t = mu[b, j].numpy(), sigma[b, j].numpy(), target[b, j].numpy()
             e = (m - t) / s
             log_g = flow.log_prob(torch.from_numpy(e)).item()
-            per_joint = np.log(s).sum() - log_g + (np.log(2 * s) + np.abs(e)).sum()
+            per_joint = (np.log(2 * s) + np.abs(e)).sum() - log_g  # −log[Q(ē)·G(ē)/(σ_x·σ_y)]
             total += float(weight[b, j]) * per_joint
     assert rle_loss(mu, sigma, target, flow, weight).item() == pytest.approx(total / B, rel=1e-9)
     no_weight = rle_loss(mu, sigma, target, flow).item()  # None means every joint counts
@@ -51,23 +51,37 @@ def test_rle_loss_gradient_reaches_the_flow_mu_and_sigma():
     assert (mu.grad[0, 2] == 0).all()  # target weight 0: no pull at all
 
 
-def test_rle_loss_with_the_identity_flow_is_the_gaussian_plus_the_laplace_likelihood():
+def test_rle_loss_with_the_identity_flow_is_the_laplace_likelihood_plus_the_prior_of_the_error():
     # −log G(ē) = log 2π + |ē|²/2 for G = N(0, I₂), so per joint
-    # L = Σ_c log σ_c + log 2π + |ē|²/2 + Σ_c [log 2σ_c + |ē_c|]
-    #   = −log N(μ_gt; μ, diag σ²) − log Laplace(μ_gt; μ, σ)
+    # L = Σ_c [log 2σ_c + |ē_c|] + log 2π + |ē|²/2 = −log Laplace(μ_gt; μ, σ) − log N(ē; 0, I₂):
+    # log σ counted once, in the Laplace density of μ_gt in image coordinates.
     mu, sigma, target, weight = (t.float() for t in regression_batch(2))
     loss = rle_loss(mu, sigma, target, RealNVP(zero_init=True), weight)
-    gaussian_nll = -torch.distributions.Normal(mu, sigma).log_prob(target).sum(dim=2)  # (B, J)
-    laplace_nll = -torch.distributions.Laplace(mu, sigma).log_prob(target).sum(dim=2)
-    assert loss.item() == pytest.approx(float(((gaussian_nll + laplace_nll) * weight).sum() / B), rel=1e-5)
-    # The same, split as in the docstring: Laplace NLL, the log σ of the flow term, the prior.
+    laplace_nll = -torch.distributions.Laplace(mu, sigma).log_prob(target).sum(dim=2)  # (B, J)
     e = (mu - target) / sigma
-    prior = math.log(2 * math.pi) + 0.5 * e.square().sum(dim=2)  # −log N(ē; 0, I₂)
-    by_parts = laplace_nll + sigma.log().sum(dim=2) + prior
-    assert loss.item() == pytest.approx(float((by_parts * weight).sum() / B), rel=1e-5)
+    prior = -torch.distributions.MultivariateNormal(torch.zeros(2), torch.eye(2)).log_prob(e)  # (B, J)
+    assert loss.item() == pytest.approx(float(((laplace_nll + prior) * weight).sum() / B), rel=1e-5)
     # The constants alone: a perfect guess (ē = 0) with σ = 1 costs log 2π (prior) + 2·log 2 (Laplace).
     perfect = rle_loss(target, torch.ones_like(sigma), target, RealNVP(zero_init=True), weight)
     assert perfect.item() == pytest.approx(float(weight.sum() / B) * (math.log(2 * math.pi) + 2 * math.log(2)))
+
+
+def test_rle_loss_with_the_identity_flow_puts_sigma_at_the_golden_ratio_times_the_error():
+    # Per coordinate the loss is log 2σ + |e|/σ + e²/(2σ²) + const: lowest where σ² = |e|·σ + e².
+    e = 0.04
+    sigma = torch.full((1, 1, 2), 0.05, dtype=torch.float64, requires_grad=True)
+    mu, target = torch.full((1, 1, 2), e, dtype=torch.float64), torch.zeros(1, 1, 2, dtype=torch.float64)
+    flow = RealNVP(zero_init=True).double()
+    optimizer = torch.optim.LBFGS([sigma], lr=0.5, max_iter=200, tolerance_grad=1e-14, tolerance_change=1e-16)
+
+    def closure():
+        optimizer.zero_grad()
+        loss = rle_loss(mu, sigma, target, flow)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    assert sigma.detach().numpy().ravel() == pytest.approx([(1 + math.sqrt(5)) / 2 * e] * 2, rel=1e-6)
 
 
 def rendered(joints: np.ndarray, sigma: float, out_res=(48, 64)) -> torch.Tensor:

@@ -209,27 +209,37 @@ def check_flow_log_prob(student) -> Verdict:
 # --- exercise 3: the RLE loss ---------------------------------------------------------------------
 
 
-def _rle_variant(mu, sigma, target, flow, target_weight, *, log_sigma=True, laplace=True, scaled=True,
-                 twice=False, weighted=True, divisor="batch", laplace_factor=2.0):
+def _rle_variant(mu, sigma, target, flow, target_weight, *, log_sigma=1, log_g=1, laplace=True, log_two=True,
+                 gaussian_q=False, scaled=True, weighted=True, divisor="batch"):
+    """The loss with the usual mistakes as switches: how often Σ log σ_c and −log G count, −log Q
+    without its log 2 or as a Gaussian, the error not divided by σ, the weights or the divisor."""
     error = (mu - target) / sigma if scaled else mu - target
-    nll = -flow.log_prob(error) * (2 if twice else 1)
-    if log_sigma:
-        nll = nll + sigma.log().sum(dim=2)
-    if laplace:
-        nll = nll + (torch.log(laplace_factor * sigma) + error.abs()).sum(dim=2)
+    nll = -log_g * flow.log_prob(error) + log_sigma * sigma.log().sum(dim=2)
+    if laplace and gaussian_q:
+        nll = nll + (0.5 * math.log(2 * math.pi) + 0.5 * error.square()).sum(dim=2)
+    elif laplace:
+        nll = nll + (error.abs() + (math.log(2) if log_two else 0.0)).sum(dim=2)
     if weighted:
         nll = nll * target_weight
     return nll.sum() / {"batch": mu.shape[0], "joints": nll.numel(), "weights": target_weight.sum()}[divisor]
 
 
 RLE_MISTAKES = [
-    (lambda *case: _rle_variant(*case, twice=True),
-     "−log G counted twice per joint (mmpose's broadcast of a (B, J, 1) term): count it once"),
-    (lambda *case: _rle_variant(*case, log_sigma=False),
-     "the Σ log σ_c that moves the flow's density to image coordinates is missing"),
-    (lambda *case: _rle_variant(*case, laplace=False),
-     "the Laplace term Σ [log(2σ_c) + |ē_c|] (−log Q) is missing"),
-    (lambda *case: _rle_variant(*case, laplace_factor=1.0), "the Laplace term has log σ_c: it is log(2σ_c)"),
+    (lambda *case: _rle_variant(*case, log_sigma=2, log_g=2, log_two=True),
+     "this is mmpose's sum, log σ and −log G each counted twice: the loss here is −log of one density, "
+     "each counted once"),
+    (lambda *case: _rle_variant(*case, log_g=2),
+     "−log G counted twice per joint (mmpose's broadcast of a (B, J, 1) term onto (B, J, 2)): G is one "
+     "density of the 2-D ē, count it once"),
+    (lambda *case: _rle_variant(*case, log_sigma=2),
+     "Σ log σ_c counted twice: the change of variables from ē to image coordinates divides the density "
+     "Q·G by σ_x·σ_y once"),
+    (lambda *case: _rle_variant(*case, log_sigma=0),
+     "Σ log σ_c is missing: the density of μ_gt in image coordinates is Q(ē)·G(ē)/(σ_x·σ_y)"),
+    (lambda *case: _rle_variant(*case, laplace=False), "−log Q, the Laplace part, is missing"),
+    (lambda *case: _rle_variant(*case, log_two=False),
+     "the Laplace density's normaliser is missing: Q(ē_c) = ½·exp(−|ē_c|), so −log Q has a log 2 per coordinate"),
+    (lambda *case: _rle_variant(*case, gaussian_q=True), "Q is a Gaussian here: the base density is the Laplace"),
     (lambda *case: _rle_variant(*case, scaled=False), "the error is not divided by σ: ē = (μ − target)/σ"),
     (lambda *case: _rle_variant(*case, weighted=False), "the target weights are not applied"),
     (lambda *case: _rle_variant(*case, divisor="joints"),
