@@ -116,7 +116,7 @@ def test_build_writes_colab_cells_from_the_one_setting_and_is_idempotent(tmp_pat
     assert written.read_text() == first and len(nbformat.read(written, as_version=4).cells) == 5
     notebooks.update_readme(tmp_path)
     assert "| **01 · Demo** ([exercises](notebooks/01_demo.ipynb)" in (tmp_path / "README.md").read_text()
-    assert "| a demo | 3 s |" in (tmp_path / "README.md").read_text()
+    assert "| a demo | 1 | 0 | 0 | 0 | 3 s |" in (tmp_path / "README.md").read_text()
 
 
 def demo_course(root: Path) -> Path:
