@@ -512,6 +512,8 @@ def train(cfg: TrainConfig) -> dict:
             path = out_dir / "last.pt" if cfg.resume == "last" else Path(cfg.resume)
             step, best, rows, changes = resume(path, cfg, model_cfg, model, optimizer, scheduler, scaler)
             saved = f"{path} (step {step})"
+            if rank == 0 and rows:  # a kill between last.pt and log.csv left the log one epoch behind
+                write_log(out_dir / "log.csv", rows)
         earlier_s = rows[-1].get("elapsed_s", 0.0) if rows else 0.0  # a resumed run's wall time before this session
         if rank == 0:
             if changes:

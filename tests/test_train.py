@@ -158,6 +158,19 @@ def test_resumed_training_equals_uninterrupted_training_bit_for_bit(tmp_path, ti
 
 
 @pytest.mark.slow
+def test_a_kill_between_last_pt_and_the_log_at_the_end_is_mended_by_the_resume(tmp_path, tiny_config):
+    cfg = override(tiny_config, out_dir=str(tmp_path))
+    train(cfg)
+    log = tmp_path / "log.csv"
+    whole = log.read_text()
+    lines = whole.splitlines(keepends=True)
+    log.write_text("".join(lines[:-1]))  # as a kill after last.pt's rename, before log.csv's, leaves it
+    (tmp_path / "metrics.json").unlink()
+    train(override(cfg, resume="last"))  # step == max_steps: no epoch runs, yet the log is made whole
+    assert log.read_text() == whole and (tmp_path / "metrics.json").exists()
+
+
+@pytest.mark.slow
 def test_a_cosine_run_cannot_resume_with_other_epochs(tmp_path, tiny_config):
     cfg = override(tiny_config, out_dir=str(tmp_path), lr_schedule="cosine", max_steps=4)
     train(cfg)
