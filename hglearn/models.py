@@ -7,8 +7,8 @@
     create_model("sadinet-hg8")                             # Gao et al. 2023: RFM + SFM + DLM
 
 Parameter counts (asserted in tests/test_models.py): newell-hg1/2/4/8 3,426,448 / 6,570,400 /
-12,858,304 / 25,434,112; lightweight-hg1/2/8 2,096,784 / 3,911,072 / 14,796,800, the papers'
-2.0M / 3.9M / 14.8M.
+12,858,304 / 25,434,112; lightweight-hg1/2/8 2,096,784 / 3,911,072 / 14,796,800, against Kim & Lee's
+2.0M / 3.9M / 14.8M (equal to their rounding for 2 and 8 stacks; 2.1M for 1).
 SADI-Net at C = 88: sadinet-hg2/hg8 6,273,630 / 24,075,666, the ablations sadinet-hg8-rfm
 23,771,248 and sadinet-hg8-rfm-sfm 24,021,882 (the SFM adds 250,634, the DLM 53,784).
 

@@ -23,7 +23,7 @@ def test_block_keeps_spatial_size_and_sets_channels(name, cin, cout):
 def test_parameter_counts_at_256_channels():
     # Bottleneck: BN 512 + 1x1 32,896 + BN 256 + 3x3 147,584 + BN 256 + 1x1 33,024.
     assert n_params(Bottleneck(256, 256)) == 214_528
-    # MDLRB: Kim & Lee say "about 117k"; the layer list of their Table 1 with biases gives 119,552.
+    # MDLRB: the layer list of Kim & Lee's Table 1 with biases (their text states no per-block count).
     assert n_params(MDLRB(256, 256)) == 119_552
     assert n_params(BottleneckDS(256, 256)) == 214_528 - 147_584 + 128 * 9 + 128
     assert n_params(DilatedBottleneckDS(256, 256)) == n_params(BottleneckDS(256, 256)) + 128 * 128 + 128

@@ -1,26 +1,19 @@
 """The checks of notebook 07 pass right answers written in other ways than the solution's and fail
 plausible wrong ones, naming the mistake where the cases tell it apart."""
-import json
 import math
 from functools import partial
-from pathlib import Path
 
 import pytest
 import torch
 
+import solution_cells
 from hglearn import course
 
-SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
 
 
 def solution(name: str):
     """`name` as notebook 07's solution defines it (the code of its exercise cell, run)."""
-    cells = json.loads((SOLUTIONS / "07_flows_rle.ipynb").read_text())["cells"]
-    sources = ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
-    source = next(source for source in sources if f"def {name}(" in source)
-    namespace = {"torch": torch, "math": math}
-    exec(source, namespace)
-    return namespace[name]
+    return solution_cells.solution("07_flows_rle.ipynb", name, {"torch": torch, "math": math})
 
 
 @pytest.mark.parametrize("check, name", [

@@ -1,27 +1,20 @@
 """The checks of notebook 06 pass right answers written in other ways than the solution's and fail
 plausible wrong ones, naming the mistake where the cases tell it apart."""
-import json
 import math
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+import solution_cells
 from hglearn import course
 
-SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
 
 
 def solution(notebook: str, name: str):
     """`name` as the solution notebook defines it (the code of its exercise cell, run)."""
-    cells = json.loads((SOLUTIONS / notebook).read_text())["cells"]
-    sources = ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
-    source = next(source for source in sources if f"def {name}(" in source)
-    namespace = {"np": np, "torch": torch, "math": math}
-    exec(source, namespace)
-    return namespace[name]
+    return solution_cells.solution(notebook, name, {"np": np, "torch": torch, "math": math})
 
 
 @pytest.mark.parametrize("check, name", [

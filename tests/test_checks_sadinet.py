@@ -1,9 +1,7 @@
 """The checks of notebook 08 pass right answers written in other ways than the solution's (other
 layer creation orders included) and fail plausible wrong ones, naming the mistake where the cases
 tell it apart."""
-import json
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,22 +9,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import solution_cells
 from hglearn import course
 from hglearn.blocks import RFM
 from hglearn.course.checks_sadinet import scale_softmax_fusion_reference
 from hglearn.sadinet import GlobalAttention, conv_bn_relu
 
-SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
 
 
 def solution(name: str):
     """`name` as notebook 08's solution defines it (the code of its exercise cell, run)."""
-    cells = json.loads((SOLUTIONS / "08_sadinet_attention.ipynb").read_text())["cells"]
-    source = next("".join(c["source"]) for c in cells if c["cell_type"] == "code"
-                  and (f"def {name}(" in "".join(c["source"]) or f"class {name}(" in "".join(c["source"])))
-    namespace = {"torch": torch, "nn": nn, "F": F, "np": np, "conv_bn_relu": conv_bn_relu}
-    exec(source, namespace)
-    return namespace[name]
+    return solution_cells.solution("08_sadinet_attention.ipynb", name, {"torch": torch, "nn": nn, "F": F, "np": np, "conv_bn_relu": conv_bn_relu})
 
 
 @pytest.mark.parametrize("check, name", [

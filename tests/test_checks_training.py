@@ -1,7 +1,6 @@
 """The checks of notebooks/09_training_on_mpii.ipynb pass right answers written in other ways than
 the solution's and fail typical mistakes, naming them where the cases tell them apart."""
 import bisect
-import json
 import os
 import shutil
 import tempfile
@@ -11,21 +10,16 @@ import numpy as np
 import pytest
 import torch
 
+import solution_cells
 from hglearn import course
 from hglearn.checkpoints import save_checkpoint
 from hglearn.heatmaps import flip_heatmaps
 
-SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
 
 
 def solution(name: str):
     """`name` as notebook 09's solution defines it (the code of its exercise cell, run)."""
-    cells = json.loads((SOLUTIONS / "09_training_on_mpii.ipynb").read_text())["cells"]
-    sources = ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
-    source = next(source for source in sources if f"def {name}(" in source)
-    namespace = {"torch": torch, "os": os, "np": np}
-    exec(compile(source, f"<solution {name}>", "exec"), namespace)
-    return namespace[name]
+    return solution_cells.solution("09_training_on_mpii.ipynb", name, {"torch": torch, "os": os, "np": np})
 
 
 @pytest.mark.parametrize("check, name", [
