@@ -109,43 +109,59 @@ def test_check_coupling_forward_reports_an_exception_and_not_implemented_as_not_
 # --- exercise 2: the change-of-variables log-density -----------------------------------------------
 
 
-def log_normal(z):
-    return -0.5 * z.square().sum(dim=-1) - math.log(2 * math.pi)
+def log_normal(z, sigma=1.0):
+    return -0.5 * (z / sigma).square().sum(dim=-1) - math.log(2 * math.pi) - 2 * math.log(sigma)
 
 
-def log_prob_multivariate(flow, x):
-    """Right, another way: torch.distributions' 2-D standard normal."""
+def log_prob_multivariate(flow, x, sigma=1.0):
+    """Right, another way: torch.distributions' 2-D normal with covariance σ²I."""
     z, log_det = flow(x)
-    prior = torch.distributions.MultivariateNormal(torch.zeros(2), torch.eye(2))
+    prior = torch.distributions.MultivariateNormal(torch.zeros(2), sigma ** 2 * torch.eye(2))
     return prior.log_prob(z) + log_det
 
 
-def log_prob_per_coordinate(flow, x):
-    """Right, another way: a 1-D normal per coordinate, summed."""
+def log_prob_per_coordinate(flow, x, sigma=1.0):
+    """Right, another way: a 1-D normal of scale σ per coordinate, summed."""
     z, log_det = flow(x)
-    return torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1) + log_det
+    return torch.distributions.Normal(0.0, sigma).log_prob(z).sum(-1) + log_det
 
 
-def log_prob_detached_z(flow, x):
+def log_prob_standardised(flow, x, sigma=1.0):
+    """Right, a third way: the standard normal at z/σ, then the change of variables z → z/σ (−2 log σ)."""
     z, log_det = flow(x)
-    return log_normal(z.detach()) + log_det
+    u = z / sigma
+    return -0.5 * (u * u).sum(-1) - math.log(2 * math.pi) - 2 * math.log(sigma) + log_det
+
+
+def log_prob_detached_z(flow, x, sigma=1.0):
+    z, log_det = flow(x)
+    return log_normal(z.detach(), sigma) + log_det
 
 
 def test_check_flow_log_prob_passes_right_answers_written_differently():
-    assert course.check_flow_log_prob(lambda flow, x: log_normal(flow(x)[0]) + flow(x)[1])
+    assert course.check_flow_log_prob(lambda flow, x, sigma=1.0: log_normal(flow(x)[0], sigma) + flow(x)[1])
     assert course.check_flow_log_prob(log_prob_multivariate)
     assert course.check_flow_log_prob(log_prob_per_coordinate)
+    assert course.check_flow_log_prob(log_prob_standardised)
 
 
 @pytest.mark.parametrize("wrong, words", [
-    (lambda flow, x: log_normal(flow(x)[0]), "the log-determinant is missing"),
-    (lambda flow, x: log_normal(flow(x)[0]) - flow(x)[1], "the log-determinant is subtracted"),
-    (lambda flow, x: -0.5 * flow(x)[0].square().sum(dim=-1) + flow(x)[1], "the constant −log 2π"),
-    (lambda flow, x: log_normal(flow(x)[0]) + 0.5 * math.log(2 * math.pi) + flow(x)[1], "the 1-D one"),
-    (lambda flow, x: log_normal(x) + flow(x)[1], "the prior is evaluated at x"),
-    (lambda flow, x: (log_normal(flow(x)[0]) + flow(x)[1]).sum(), "shape"),
+    (lambda flow, x, sigma=1.0: log_normal(flow(x)[0], sigma), "the log-determinant is missing"),
+    (lambda flow, x, sigma=1.0: log_normal(flow(x)[0], sigma) - flow(x)[1], "the log-determinant is subtracted"),
+    (lambda flow, x, sigma=1.0: -0.5 * (flow(x)[0] / sigma).square().sum(dim=-1) - 2 * math.log(sigma) + flow(x)[1],
+     "the constant −log 2π"),
+    (lambda flow, x, sigma=1.0: log_normal(flow(x)[0], sigma) + 0.5 * math.log(2 * math.pi) + flow(x)[1], "the 1-D one"),
+    (lambda flow, x, sigma=1.0: log_normal(x, sigma) + flow(x)[1], "the prior is evaluated at x"),
+    (lambda flow, x, sigma=1.0: log_normal(flow(x)[0]) + flow(x)[1], "σ is ignored"),
+    (lambda flow, x, sigma=1.0: log_normal(flow(x)[0], sigma) + math.log(sigma) + flow(x)[1], "subtracted once"),
+    (lambda flow, x, sigma=1.0: log_normal(flow(x)[0] / sigma) + flow(x)[1], "−2 log σ is missing"),
+    (lambda flow, x, sigma=1.0: log_normal(flow(x)[0], sigma) + 4 * math.log(sigma) + flow(x)[1], "the wrong sign"),
+    (lambda flow, x, sigma=1.0: -0.5 * flow(x)[0].square().sum(-1) / sigma - math.log(2 * math.pi)
+     - 2 * math.log(sigma) + flow(x)[1], "divided by σ"),
+    (lambda flow, x, sigma=2.0: log_normal(flow(x)[0], sigma) + flow(x)[1], "the default should be σ = 1"),
+    (lambda flow, x, sigma=1.0: (log_normal(flow(x)[0], sigma) + flow(x)[1]).sum(), "shape"),
     (log_prob_detached_z, "no gradient reaches the flow's layers.5.translation"),  # the last layer's t only shapes z
-    (lambda flow, x: (log_normal(flow(x)[0]) + flow(x)[1]).numpy(), "a torch.Tensor"),
+    (lambda flow, x, sigma=1.0: (log_normal(flow(x)[0], sigma) + flow(x)[1]).numpy(), "a torch.Tensor"),
 ])
 def test_check_flow_log_prob_names_the_mistake(wrong, words, verdict_fails):
     verdict_fails(course.check_flow_log_prob(wrong), words)

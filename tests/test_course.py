@@ -116,7 +116,7 @@ def test_build_writes_colab_cells_from_the_one_setting_and_is_idempotent(tmp_pat
     assert written.read_text() == first and len(nbformat.read(written, as_version=4).cells) == 5
     notebooks.update_readme(tmp_path)
     assert "| **01 · Demo** ([exercises](notebooks/01_demo.ipynb)" in (tmp_path / "README.md").read_text()
-    assert "| a demo | 1 | 0 | 0 | 0 | 3 s |" in (tmp_path / "README.md").read_text()
+    assert "| a demo | 1 | 0 | 0 | 0 | 0 | 3 s |" in (tmp_path / "README.md").read_text()  # no reasoning line
 
 
 def demo_course(root: Path) -> Path:
@@ -364,7 +364,49 @@ def test_the_readme_map_counts_exercises_predictions_reflections_and_diagrams():
         nbformat.v4.new_code_cell("display(diagrams.hourglass_diagram(depth=2), diagrams.mdlrb_diagram())"),
         nbformat.v4.new_code_cell("print('check_x is mentioned, not called')"),
     ])
-    assert notebooks.notebook_counts(nb) == {"exercises": 2, "predictions": 1, "reflections": 1, "diagrams": 2}
+    assert notebooks.notebook_counts(nb) == {"exercises": 2, "reasoning": 0, "predictions": 1, "reflections": 1,
+                                             "diagrams": 2}
+
+
+def exercise_cell(name, reasoning=None):
+    cell = nbformat.v4.new_code_cell(f"def {name}(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION")
+    if reasoning is not None:
+        cell.metadata["hglearn"] = {"reasoning": reasoning}
+    return cell
+
+
+def test_the_readme_map_counts_the_exercises_that_need_reasoning():
+    """An exercise needs reasoning when the solution cell before its check carries a
+    `metadata.hglearn.reasoning` line; a prediction's does not count, nor does an empty line."""
+    prediction = exercise_cell("my_prediction", reasoning="a prediction is not an exercise")
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# 99 · A demo"),
+        nbformat.v4.new_code_cell("x = 1"),
+        exercise_cell("with_reasoning", reasoning="the recurrence, from the idea of the jump"),
+        nbformat.v4.new_code_cell("course.check_with_reasoning(with_reasoning)"),
+        exercise_cell("on_screen"),  # no metadata: the answer is on screen
+        nbformat.v4.new_code_cell("course.check_on_screen(on_screen)"),
+        exercise_cell("blank", reasoning="  "),
+        nbformat.v4.new_code_cell("course.check_blank(blank)"),
+        prediction,
+        nbformat.v4.new_code_cell("course.check_prediction(my_prediction, choices=('a', 'b'), measured='a', why='')"),
+        nbformat.v4.new_code_cell("course.check_without_a_solution_cell(f)"),
+    ])
+    nb.cells[1].metadata["hglearn"] = "colab-install"  # a string, as the Colab cells carry
+    counts = notebooks.notebook_counts(nb)
+    assert (counts["exercises"], counts["reasoning"], counts["predictions"]) == (4, 1, 1)
+    nb.cells[4].metadata["hglearn"] = {"reasoning": "now it needs some", "other": "kept"}
+    assert notebooks.notebook_counts(nb)["reasoning"] == 2
+
+
+def test_every_exercise_says_what_it_asks_the_student_to_work_out():
+    missing = []
+    for path in notebooks.solution_paths(ROOT):
+        for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            if notebooks.is_exercise(cell) and not notebooks.is_prediction(cell) and not notebooks.reasoning_of(cell):
+                name = next(m.group(2) for line in cell.source.splitlines() if (m := notebooks.DEFINITION.match(line)))
+                missing.append(f"{path.name}, cell {index} ({name})")
+    assert not missing, f"no metadata.hglearn.reasoning line: {missing}"
 
 
 def test_predictions_are_stubbed_but_not_numbered_among_the_exercises():
@@ -377,3 +419,13 @@ def test_predictions_are_stubbed_but_not_numbered_among_the_exercises():
     assert 'Exercise 1 (f): your code here' in stubs[0] and 'Exercise 2 (g): your code here' in stubs[2]
     assert 'Your prediction (my_prediction): your code here' in stubs[1]
     assert [notebooks.is_prediction(c) for c in solution.cells] == [False, True, False]
+
+
+def test_the_exercise_notebook_drops_the_reasoning_lines_that_would_give_answers_away():
+    solution = nbformat.v4.new_notebook(cells=[exercise_cell("f", reasoning="the answer, nearly"),
+                                               exercise_cell("g", reasoning="another")])
+    solution.cells[1].metadata["hglearn"]["other"] = "kept"
+    exercise = exercise_notebook(solution, "demo.ipynb")
+    assert "hglearn" not in exercise.cells[0].metadata
+    assert exercise.cells[1].metadata["hglearn"] == {"other": "kept"}
+    assert solution.cells[0].metadata["hglearn"] == {"reasoning": "the answer, nearly"}  # the solution is untouched

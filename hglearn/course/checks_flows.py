@@ -161,49 +161,77 @@ def random_flow(seed: int) -> RealNVP:
     return RealNVP()
 
 
-def flow_log_prob_reference(flow: RealNVP, x: torch.Tensor) -> torch.Tensor:
-    return flow.log_prob(x)
+def flow_log_prob_reference(flow: RealNVP, x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
+    """log p(x) = log N(f(x); 0, σ²I₂) + log|det ∂f/∂x|, with z = f(x) the flow's output."""
+    z, log_det = flow(x)
+    return -0.5 * (z / sigma).square().sum(dim=-1) - math.log(2 * math.pi) - 2 * math.log(sigma) + log_det
 
 
-def _log_prob_variant(flow, x, *, log_det=1.0, constant=math.log(2 * math.pi), at_x=False):
+def _log_prob_variant(flow, x, sigma, *, log_det=1.0, constant=math.log(2 * math.pi), at_x=False, log_sigma=2.0,
+                      power=2):
+    """The log-density with the usual mistakes as switches: the log-determinant left out or
+    subtracted, the constant, the prior at x, the normaliser's log σ counted once, not at all or with
+    the wrong sign, the squared distance divided by σ^power (2 is right; 0 with log_sigma=0 ignores σ)."""
     z, ld = flow(x)
-    return -0.5 * (x if at_x else z).square().sum(dim=-1) - constant + log_det * ld
+    distance = (x if at_x else z).square().sum(dim=-1) / sigma ** power
+    return -0.5 * distance - constant - log_sigma * math.log(sigma) + log_det * ld
 
 
 FLOW_MISTAKES = [
-    (lambda flow, x: _log_prob_variant(flow, x, log_det=0.0), "the log-determinant is missing: add it"),
-    (lambda flow, x: _log_prob_variant(flow, x, log_det=-1.0), "the log-determinant is subtracted: add it"),
-    (lambda flow, x: _log_prob_variant(flow, x, constant=0.0), "the constant −log 2π of N(0, I₂) is missing"),
-    (lambda flow, x: _log_prob_variant(flow, x, constant=0.5 * math.log(2 * math.pi)),
+    (lambda flow, x, sigma: _log_prob_variant(flow, x, sigma, log_det=0.0), "the log-determinant is missing: add it"),
+    (lambda flow, x, sigma: _log_prob_variant(flow, x, sigma, log_det=-1.0),
+     "the log-determinant is subtracted: add it"),
+    (lambda flow, x, sigma: _log_prob_variant(flow, x, sigma, constant=0.0), "the constant −log 2π of the 2-D normal is missing"),
+    (lambda flow, x, sigma: _log_prob_variant(flow, x, sigma, constant=0.5 * math.log(2 * math.pi)),
      "the constant is the 1-D one, ½ log 2π: in 2-D it is log 2π"),
-    (lambda flow, x: _log_prob_variant(flow, x, at_x=True),
+    (lambda flow, x, sigma: _log_prob_variant(flow, x, sigma, at_x=True),
      "the prior is evaluated at x: it should be at z = f(x), the flow's output"),
+    (lambda flow, x, sigma: _log_prob_variant(flow, x, sigma, log_sigma=0.0, power=0),
+     "σ is ignored: this is the standard normal's log-density, right only for σ = 1"),
+    (lambda flow, x, sigma: _log_prob_variant(flow, x, sigma, log_sigma=1.0),
+     "log σ is subtracted once: the 2-D normal's normaliser is 2πσ², one σ per coordinate, so −2 log σ"),
+    (lambda flow, x, sigma: _log_prob_variant(flow, x, sigma, log_sigma=0.0),
+     "the normaliser's −2 log σ is missing: without it the density does not integrate to 1 for σ ≠ 1"),
+    (lambda flow, x, sigma: _log_prob_variant(flow, x, sigma, log_sigma=-2.0),
+     "2 log σ has the wrong sign: a wider prior (larger σ) has a lower peak, −2 log σ"),
+    (lambda flow, x, sigma: _log_prob_variant(flow, x, sigma, power=1),
+     "the squared distance is divided by σ: it is |z|²/σ², the squared distance in units of σ"),
 ]
 
 
 @reports_not_attempted
 @one_thread()
 def check_flow_log_prob(student) -> Verdict:
-    """The student's `flow_log_prob(flow, x)`, log p(x) = log N(f(x); 0, I₂) + log|det ∂f/∂x|,
-    against `hglearn.flows.RealNVP.log_prob`, for the identity flow and randomly initialised ones,
-    on points of shapes (N, 2), (B, J, 2) and (1, 2): values (the flow and x left unchanged), a
-    tensor, and the gradients with respect to x and to every parameter of the flow."""
+    """The student's `flow_log_prob(flow, x, sigma)`, log p(x) = log N(f(x); 0, σ²I₂) + log|det ∂f/∂x|,
+    against `flow_log_prob_reference`, for the identity flow and randomly initialised ones, σ = 1 and
+    other scales, on points of shapes (N, 2), (B, J, 2) and (1, 2): values (the flow and x left
+    unchanged), a tensor, the default σ = 1, and the gradients with respect to x and to every
+    parameter of the flow."""
     generator = torch.Generator().manual_seed(0)
-    cases = [(RealNVP(zero_init=True), torch.randn(4, 2, generator=generator)),
-             (random_flow(0), 2 * torch.randn(6, 2, generator=generator)),
-             (random_flow(1), 3 * torch.randn(2, 3, 2, generator=generator)),
-             (random_flow(2), torch.zeros(1, 2))]
+    cases = [(RealNVP(zero_init=True), torch.randn(4, 2, generator=generator), 1.0),
+             (random_flow(0), 2 * torch.randn(6, 2, generator=generator), 1.0),
+             (RealNVP(zero_init=True), torch.randn(5, 2, generator=generator), 0.5),
+             (random_flow(1), 3 * torch.randn(2, 3, 2, generator=generator), 2.0),
+             (random_flow(2), torch.zeros(1, 2), 0.3)]
     with torch.no_grad():
         verdict = check_function_strictly(student, flow_log_prob_reference, cases, "flow_log_prob",
                                           returns=A_TENSOR, mistakes=FLOW_MISTAKES)
-    if not verdict:
-        return verdict
-    flow, x = cases[2]
+        if not verdict:
+            return verdict
+        flow, x, _ = cases[1]
+        got, error = call(student, flow, x.clone())
+        if error is not None:
+            return error
+        if (problem := difference(got, flow_log_prob_reference(flow, x), 1e-4, 1e-5)) is not None:
+            return failed(f"flow_log_prob(flow, x) without sigma: {problem} — the default should be σ = 1, "
+                          "the standard normal prior that the next section fits with")
+    flow, x, sigma = cases[3]
     x = x.clone().requires_grad_()
-    if problem := gradient_problem(student, flow_log_prob_reference, (flow, x),
+    if problem := gradient_problem(student, flow_log_prob_reference, (flow, x, sigma),
                                    {"x": x, **parameters_of("the flow", flow)}, "flow_log_prob"):
         return failed(problem)
-    return passed(f"flow_log_prob agrees with the reference on {len(cases)} inputs, gradients included")
+    return passed(f"flow_log_prob agrees with the reference on {len(cases)} inputs and σ = 1 by default, "
+                  "gradients included")
 
 
 # --- exercise 3: the RLE loss ---------------------------------------------------------------------

@@ -162,6 +162,10 @@ def exercise_notebook(solution, name: str):
                 count += 1
                 cell.source = strip_solutions(cell.source, f"Exercise {count}", f"{name}, cell {index}")
         cell.metadata.pop("execution", None)
+        if isinstance(cell.metadata.get("hglearn"), dict):  # an exercise's reasoning line would give its answer away
+            cell.metadata["hglearn"].pop("reasoning", None)
+            if not cell.metadata["hglearn"]:
+                del cell.metadata["hglearn"]
     meta["built"] = cells_digest(notebook)
     return notebook
 
@@ -352,13 +356,35 @@ PREDICTION_CALL = re.compile(r"\bcheck_prediction\(")
 DIAGRAM_CALL = re.compile(r"\bdiagrams\.\w+_diagram\(")
 
 
+def reasoning_of(cell) -> str:
+    """The one line saying what an exercise asks the student to work out that the notebook does not
+    show (`metadata.hglearn.reasoning` of its solution cell), or "" when it has none."""
+    meta = cell.metadata.get("hglearn")
+    reasoning = meta.get("reasoning", "") if isinstance(meta, dict) else ""
+    return reasoning.strip() if isinstance(reasoning, str) else ""
+
+
 def notebook_counts(notebook) -> dict[str, int]:
     """What a solution notebook asks of the student and shows: exercises (check cells of code the
-    student writes), predict-then-check questions (`check_prediction` cells), written reflection
-    questions (a markdown `<details>` with a model answer) and diagrams drawn (`diagrams.*_diagram` calls)."""
+    student writes), those of them that need reasoning (the answer is not on screen: the solution cell
+    before the check carries a `metadata.hglearn.reasoning` line), predict-then-check questions
+    (`check_prediction` cells), written reflection questions (a markdown `<details>` with a model
+    answer) and diagrams drawn (`diagrams.*_diagram` calls)."""
     code = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+    exercises = reasoning = 0
+    solution = None  # the latest exercise cell not yet followed by its check
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        if is_exercise(cell) and not is_prediction(cell):
+            solution = cell
+        if CHECK_CALL.search(cell.source) and not PREDICTION_CALL.search(cell.source):
+            exercises += 1
+            reasoning += solution is not None and bool(reasoning_of(solution))
+            solution = None
     return {
-        "exercises": sum(bool(CHECK_CALL.search(s)) and not PREDICTION_CALL.search(s) for s in code),
+        "exercises": exercises,
+        "reasoning": reasoning,
         "predictions": sum(bool(PREDICTION_CALL.search(s)) for s in code),
         "reflections": sum(cell.source.count("<details>") for cell in notebook.cells if cell.cell_type == "markdown"),
         "diagrams": sum(len(DIAGRAM_CALL.findall(s)) for s in code),
@@ -367,9 +393,9 @@ def notebook_counts(notebook) -> dict[str, int]:
 
 def notebook_table(root: Path = ROOT) -> str:
     """The README's map of the notebooks: title, one line from `metadata.hglearn.summary`, what it
-    asks and shows (`notebook_counts`), run time."""
-    rows = ["| notebook | what you build | exercises | predict, then check | reflection questions | diagrams "
-            "| solution run time, 2-core CPU |", "|---|---|---:|---:|---:|---:|---|"]
+    asks and shows (`notebook_counts`: exercises, and how many of them need reasoning), run time."""
+    rows = ["| notebook | what you build | exercises | need reasoning | predict, then check | reflection questions "
+            "| diagrams | solution run time, 2-core CPU |", "|---|---|---:|---:|---:|---:|---:|---|"]
     for path in solution_paths(root):
         notebook = read_notebook(path)
         meta = notebook.metadata.get("hglearn", {})
@@ -379,7 +405,8 @@ def notebook_table(root: Path = ROOT) -> str:
         links = f"[exercises](notebooks/{path.name}) · [solutions](solutions/{path.name})"
         counts = notebook_counts(notebook)
         rows.append(f"| **{notebook_title(notebook, path)}** ({links}) | {meta['summary']} | {counts['exercises']} | "
-                    f"{counts['predictions']} | {counts['reflections']} | {counts['diagrams']} | {run} |")
+                    f"{counts['reasoning']} | {counts['predictions']} | {counts['reflections']} | "
+                    f"{counts['diagrams']} | {run} |")
     return "\n".join(rows)
 
 
