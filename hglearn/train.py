@@ -521,9 +521,10 @@ def train(cfg: TrainConfig) -> dict:
             print(f"training {model_cfg} ({count_parameters(model):,} parameters) on {cfg.dataset}: "
                   f"{len(train_set)} images, {max_steps} steps", flush=True)
             print(f"precision: {precision.reason}; {workers} data worker processes", flush=True)
-        if workers == 0:  # drawn here, so that the training bar's estimate holds from the start
-            for dataset, what in ((train_set, "training"), (val_set, "validation")):
-                draw_pool(dataset, progress=cfg.progress and rank == 0, desc=f"drawing the {what} images")
+        # Drawn here, before any worker starts: the training bar's estimate holds from the start, and
+        # forked workers share the one pool instead of each drawing (and holding) all of it.
+        for dataset, what in ((train_set, "training"), (val_set, "validation")):
+            draw_pool(dataset, progress=cfg.progress and rank == 0, desc=f"drawing the {what} images")
         net = fast_network(model, cfg, device, world_size)
         state = partial(run_state, cfg, model_cfg, model, optimizer, scheduler, scaler=scaler, precision=precision)
         loss_fn = partial(training_loss, intermediate_supervision=cfg.intermediate_supervision,

@@ -407,6 +407,29 @@ def test_drawing_the_image_pool_first_changes_nothing_that_is_trained(tmp_path, 
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def _no_drawing(index, record):
+    raise AssertionError(f"image {index} drawn again in a worker")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="fork start method")
+def test_workers_forked_after_the_pool_is_drawn_share_it_and_draw_nothing():
+    from hglearn.data.splits import draw_pool
+
+    dataset = make_dataset("synth", "train", input_res=32, synth_images=8)
+    draw_pool(dataset, progress=False)
+    dataset.read_image.read_image = _no_drawing  # a worker that missed the cache would fail
+    loader = torch.utils.data.DataLoader(dataset, batch_size=4, num_workers=2, multiprocessing_context="fork")
+    assert [batch["image"].shape[0] for batch in loader] == [4, 4]
+
+
+@pytest.mark.slow
+def test_a_run_with_workers_draws_its_pools_first(tmp_path, monkeypatch, tiny_config):
+    drawn, real = [], train_module.draw_pool
+    monkeypatch.setattr(train_module, "draw_pool", lambda dataset, **kw: (drawn.append(len(dataset)), real(dataset, **kw)))
+    train(override(tiny_config, out_dir=str(tmp_path), epochs=1, num_workers=2))
+    assert drawn == [tiny_config.synth_images, tiny_config.val_images]
+
+
 def test_draw_pool_reads_every_synthpose_image_once():
     from hglearn.data.splits import draw_pool
 

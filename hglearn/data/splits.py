@@ -30,10 +30,10 @@ class CachedReader:
 
     Drawing a 64-px figure costs about as much as one training step's share of the image, so a
     pool of a few thousand images drawn once trains faster than fresh images, with no sign of
-    over-fitting within minutes. Each DataLoader worker keeps its own copy: with num_workers > 0
-    every worker draws the images it is asked for once, in parallel, and keeps them for the whole run
-    (a run's one DataLoader, `hglearn.train.run_loader`); the default CPU run uses the main process
-    and draws each image once, before the first step.
+    over-fitting within minutes. `hglearn.train.train` draws the whole pool in the main process
+    before the first step (`draw_pool`), so that DataLoader workers, forked after it, share it: a
+    worker that found the cache empty would draw every image it is asked for again, and over a run's
+    epochs each of W workers would draw and hold nearly the whole pool (W times the memory).
     """
 
     def __init__(self, read_image):
