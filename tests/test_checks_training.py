@@ -1,6 +1,5 @@
 """The checks of notebooks/09_training_on_mpii.ipynb pass right answers written in other ways than
 the solution's and fail typical mistakes, naming them where the cases tell them apart."""
-import bisect
 import os
 import shutil
 import tempfile
@@ -9,108 +8,86 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 import solution_cells
 from hglearn import course
 from hglearn.checkpoints import save_checkpoint
-from hglearn.heatmaps import flip_heatmaps
 
 
 
 def solution(name: str):
     """`name` as notebook 09's solution defines it (the code of its exercise cell, run)."""
-    return solution_cells.solution("09_training_on_mpii.ipynb", name, {"torch": torch, "os": os, "np": np})
+    return solution_cells.solution("09_training_on_mpii.ipynb", name, {"torch": torch, "F": F, "os": os, "np": np})
 
 
 @pytest.mark.parametrize("check, name", [
-    (course.check_atomic_save, "save_atomically"),  # 09's lr_at and flip_average are no longer exercises
+    (course.check_to_scale_one, "to_scale_one"),
+    (course.check_atomic_save, "save_atomically"),
 ])
 def test_the_solution_notebooks_answers_pass(check, name):
     assert check(solution(name))
 
 
-# --- the step schedule ---------------------------------------------------------------------------
+# --- a heatmap in the scale-1 frame ----------------------------------------------------------------
 
 
-def lr_at_loop(epoch, base_lr, milestones, gamma):
-    """Right, another way: a loop that multiplies."""
-    lr = base_lr
-    for milestone in milestones:
-        if epoch >= milestone:
-            lr *= gamma
-    return lr
+def to_scale_one_by_hand(heatmaps, s):
+    """Right, another way: bilinear interpolation written out, from the pixel-centre formula c + (p − c)/s."""
+    b, j, h, w = heatmaps.shape
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=heatmaps.dtype), torch.arange(w, dtype=heatmaps.dtype), indexing="ij")
+    x, y = (w - 1) / 2 + (xs - (w - 1) / 2) / s, (h - 1) / 2 + (ys - (h - 1) / 2) / s  # where each pixel looks
+    x0, y0 = x.floor(), y.floor()
+    out = torch.zeros_like(heatmaps)
+    for dx in (0, 1):
+        for dy in (0, 1):
+            xi, yi = x0 + dx, y0 + dy
+            weight = (1 - (x - xi).abs()) * (1 - (y - yi).abs())  # (h, w)
+            inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
+            values = heatmaps[:, :, yi.clamp(0, h - 1).long(), xi.clamp(0, w - 1).long()]  # (B, J, h, w)
+            out = out + values * (weight * inside)
+    return out
 
 
-def lr_at_bisect(epoch, base_lr, milestones, gamma):
-    """Right, another way: bisect counts the milestones at or before the epoch (they are sorted)."""
-    return base_lr * gamma ** bisect.bisect_right(list(milestones), epoch)
+def to_scale_one_normalised_grid(heatmaps, s):
+    """Right, another way: the sampling grid built by hand in grid_sample's normalised coordinates."""
+    b, j, h, w = heatmaps.shape
+    ys, xs = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+    grid = (torch.stack([xs, ys], dim=-1) / s).expand(b, h, w, 2)
+    return F.grid_sample(heatmaps, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
 
 
-def lr_at_numpy(epoch, base_lr, milestones, gamma):
-    """Right, another way: NumPy's count."""
-    return base_lr * gamma ** np.count_nonzero(np.asarray(milestones) <= epoch)
+def to_scale_one_in_place(heatmaps, s):
+    result = to_scale_one_normalised_grid(heatmaps, s)
+    heatmaps.zero_()  # the caller's maps used as scratch space
+    return result
 
 
-def test_check_lr_at_passes_right_answers_written_differently():
-    assert course.check_lr_at(lr_at_loop)
-    assert course.check_lr_at(lr_at_bisect)
-    assert course.check_lr_at(lr_at_numpy)
+def test_check_to_scale_one_passes_right_answers_written_differently():
+    assert course.check_to_scale_one(to_scale_one_by_hand)
+    assert course.check_to_scale_one(to_scale_one_normalised_grid)
 
 
-@pytest.mark.parametrize("wrong, words", [
-    (lambda e, lr, ms, g: lr * g ** sum(e > m for m in ms), "count the milestones with epoch >= milestone"),
-    (lambda e, lr, ms, g: lr * g ** sum(e + 1 >= m for m in ms), "one epoch early"),
-    (lambda e, lr, ms, g: lr * (g if any(e >= m for m in ms) else 1.0), "gamma is applied once"),
-    (lambda e, lr, ms, g: g ** sum(e >= m for m in ms), "base_lr is missing"),
-    (lambda e, lr, ms, g: lr / g ** sum(e >= m for m in ms), "divided by gamma"),
-    (lambda e, lr, ms, g: lr * g ** bisect.bisect_left(list(ms), e), "count the milestones with epoch >= milestone"),
-    (lambda e, lr, ms, g: lr * g ** sum(e >= m for m in (170, 200)), "values differ", ),  # the milestones ignored
-    (lambda e, lr, ms, g: lr * g ** (e >= max(ms)), "raised ValueError"),  # no milestone at all
-])
-def test_check_lr_at_names_the_mistake(wrong, words, verdict_fails):
-    verdict_fails(course.check_lr_at(wrong), words, "instead of")
-
-
-def test_check_lr_at_reports_not_implemented_as_not_attempted():
-    unsolved = course.check_lr_at(lambda *args: (_ for _ in ()).throw(NotImplementedError()))
-    assert not unsolved and not unsolved.attempted
-
-
-# --- the flip test -------------------------------------------------------------------------------
-
-
-def flip_average_by_joint(heatmaps, mirrored, flip_index):
-    """Right, another way: one joint at a time, scattered to its mirror image's channel."""
-    back = torch.empty_like(mirrored)
-    for joint, mirror in enumerate(flip_index):
-        back[:, mirror] = torch.flip(mirrored[:, joint], dims=[-1])
-    return 0.5 * heatmaps + 0.5 * back
-
-
-def flip_average_in_place(heatmaps, mirrored, flip_index):
-    heatmaps += flip_heatmaps(mirrored, flip_index)  # the caller's heatmaps change
-    return heatmaps / 2
-
-
-def test_check_flip_average_passes_right_answers_written_differently():
-    assert course.check_flip_average(flip_average_by_joint)
-    assert course.check_flip_average(lambda h, m, fi: torch.stack([h, flip_heatmaps(m, fi)]).mean(0))
-    assert course.check_flip_average(lambda h, m, fi: (h + m[:, list(fi)].flip(-1)) / 2)
+def _grid(heatmaps, theta, **kw):
+    b, j, h, w = heatmaps.shape
+    grid = F.affine_grid(torch.tensor(theta, dtype=heatmaps.dtype).expand(b, 2, 3), [b, j, h, w],
+                         align_corners=kw.pop("grid_corners", True))
+    return F.grid_sample(heatmaps, grid, **{"align_corners": True, **kw})
 
 
 @pytest.mark.parametrize("wrong, words", [
-    (lambda h, m, fi: (h + m.flip(-1)) / 2, "not swapped"),
-    (lambda h, m, fi: (h + m[:, list(fi)]) / 2, "not flipped back"),
-    (lambda h, m, fi: flip_heatmaps((h + m) / 2, fi), "averaged before"),
-    (lambda h, m, fi: (h + m[:, list(fi)].flip(-2)) / 2, "flipped along y"),
-    (lambda h, m, fi: (h + torch.fliplr(m[:, list(fi)])) / 2, "torch.fliplr"),
-    (lambda h, m, fi: (h[:, list(fi)] + m.flip(-1)) / 2, "applied to the unmirrored heatmaps"),
-    (lambda h, m, fi: h + flip_heatmaps(m, fi), "divide by 2"),
-    (flip_average_in_place, "changed its argument heatmaps in place"),
-    (lambda h, m, fi: ((h + flip_heatmaps(m, fi)) / 2).numpy(), "expected a torch.Tensor"),
+    (lambda hm, s: _grid(hm, [[s, 0, 0], [0, s, 0]]), "the scale is inverted"),
+    (lambda hm, s: _grid(hm, [[1 / s, 0, 0], [0, 1 / s, 0]], align_corners=False), "different align_corners"),
+    (lambda hm, s: _grid(hm, [[1 / s, 0, 0], [0, 1 / s, 0]], padding_mode="border"), "padding_mode='zeros'"),
+    (lambda hm, s: _grid(hm, [[1 / s, 0, 0], [0, 1 / s, 0]], mode="nearest"), "resample bilinearly"),
+    (lambda hm, s: _grid(hm, [[1 / s, 0, 1 / s - 1], [0, 1 / s, 1 / s - 1]]), "about pixel (0, 0)"),
+    (lambda hm, s: F.interpolate(hm, scale_factor=1 / s, mode="bilinear"), "shape"),  # resizes, not resamples
+    (lambda hm, s: _grid(hm, [[1 / s, 0, 0], [0, 1, 0]]), "values differ"),  # x scaled only
+    (to_scale_one_in_place, "changed its argument heatmaps in place"),
+    (lambda hm, s: to_scale_one_normalised_grid(hm, s).numpy(), "expected a torch.Tensor"),
 ])
-def test_check_flip_average_names_the_mistake(wrong, words, verdict_fails):
-    verdict_fails(course.check_flip_average(wrong), words)
+def test_check_to_scale_one_names_the_mistake(wrong, words, verdict_fails):
+    verdict_fails(course.check_to_scale_one(wrong), words)
 
 
 # --- an atomic save ------------------------------------------------------------------------------

@@ -306,11 +306,11 @@ def test_every_check_reports_an_unsolved_exercise_as_not_attempted_in_one_line(n
 
 
 def test_a_student_own_not_implemented_error_is_named_with_the_function():
-    def lr_at(epoch, base_lr, milestones, gamma):
-        raise NotImplementedError("TODO the milestones")
+    def to_scale_one(heatmaps, s):
+        raise NotImplementedError("TODO the grid")
 
-    verdict = hglearn.course.check_lr_at(lr_at)
-    assert not verdict.attempted and verdict.message.startswith("lr_at (NotImplementedError: TODO the milestones): ")
+    verdict = hglearn.course.check_to_scale_one(to_scale_one)
+    assert not verdict.attempted and verdict.message.startswith("to_scale_one (NotImplementedError: TODO the grid): ")
 
 
 class Reference(nn.Module):

@@ -1,6 +1,5 @@
-"""Checks for notebooks/09_training_on_mpii.ipynb: the step learning-rate schedule (against
-`hglearn.train.lr_factor`), the flip test's averaging (against `hglearn.heatmaps.flip_heatmaps`, as
-`hglearn.evaluate.predict_heatmaps` uses it) and an atomic checkpoint save (against what
+"""Checks for notebooks/09_training_on_mpii.ipynb: a crop's heatmaps brought into the scale-1 frame
+for the multi-scale test (against `hglearn.evaluate.rescale_heatmaps`) and an atomic checkpoint save (against what
 `hglearn.checkpoints.save_checkpoint` guarantees: the file is the old one or the whole new one, never a
 broken one, whenever the process dies, and no temporary file is left behind by an error).
 
@@ -18,80 +17,48 @@ import tempfile
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from hglearn.course.checking import (Returns, Verdict, check_function_strictly, difference, failed, passed,
                                      reports_not_attempted)
 from hglearn.course.checks_blocks import one_thread  # tiny tensors: faster on one thread
-from hglearn.heatmaps import flip_heatmaps
-from hglearn.joints import FLIC, LSP, MPII
-from hglearn.train import lr_factor
+from hglearn.evaluate import rescale_heatmaps
 
-__all__ = ["check_lr_at", "check_flip_average", "check_atomic_save"]
+__all__ = ["check_to_scale_one", "check_atomic_save"]
 
 
-# --- the step schedule ---------------------------------------------------------------------------
+# --- a heatmap in the scale-1 frame (the multi-scale test) ----------------------------------------
 
 
-def lr_at_reference(epoch: int, base_lr: float, milestones: tuple, gamma: float) -> float:
-    """The learning rate `hglearn.train.train` uses during `epoch`."""
-    return base_lr * lr_factor(epoch, tuple(milestones), gamma)
+def to_scale_one_reference(heatmaps: torch.Tensor, s: float) -> torch.Tensor:
+    """`hglearn.evaluate.rescale_heatmaps`: the heatmaps of a crop s times as large, in the scale-1 frame."""
+    return rescale_heatmaps(heatmaps, s)
 
 
-def passed_milestones(epoch, milestones, early=0):
-    return sum(epoch + early >= m for m in milestones)
+def _resampled(heatmaps, factor, *, grid_corners=True, sample_corners=True, padding="zeros", mode="bilinear",
+               about_origin=False):
+    """Resample into the scale-1 frame with the usual mistakes as switches: the grid's factor (1/s is
+    right, s the inverse), affine_grid and grid_sample told different align_corners, border padding,
+    nearest sampling, the scaling taken about pixel (0, 0) instead of the centre."""
+    b, j, h, w = heatmaps.shape
+    theta = torch.tensor([[factor, 0.0, 0.0], [0.0, factor, 0.0]], dtype=heatmaps.dtype)
+    if about_origin:  # x_norm' = factor·(x_norm + 1) − 1: pixel 0 stays put
+        theta[:, 2] = factor - 1
+    grid = F.affine_grid(theta.expand(b, 2, 3), [b, j, h, w], align_corners=grid_corners)
+    return F.grid_sample(heatmaps, grid, mode=mode, padding_mode=padding, align_corners=sample_corners)
 
 
-LR_MISTAKES = [
-    (lambda epoch, base_lr, milestones, gamma: base_lr * gamma ** sum(epoch > m for m in milestones),
-     "a milestone epoch already runs at the lowered rate: count the milestones with epoch >= milestone"),
-    (lambda epoch, base_lr, milestones, gamma: base_lr * gamma ** passed_milestones(epoch, milestones, early=1),
-     "the rate drops one epoch early: epochs count from 0, and epoch m is the first at the lower rate"),
-    (lambda epoch, base_lr, milestones, gamma: base_lr * (gamma if passed_milestones(epoch, milestones) else 1.0),
-     "gamma is applied once however many milestones have passed: the factor is gamma ** (milestones passed)"),
-    (lambda epoch, base_lr, milestones, gamma: gamma ** passed_milestones(epoch, milestones),
-     "base_lr is missing: the rate is base_lr × gamma ** (milestones passed)"),
-    (lambda epoch, base_lr, milestones, gamma: base_lr / gamma ** passed_milestones(epoch, milestones),
-     "the rate is divided by gamma: multiply by it (gamma < 1 lowers the rate)"),
-]
-
-
-@reports_not_attempted
-def check_lr_at(student) -> Verdict:
-    """The student's `lr_at(epoch, base_lr, milestones, gamma)` against `base_lr ×
-    lr_factor(epoch, milestones, gamma)`: SADI-Net's drops at 170 and 200, the MPII configs' at 60 and 90,
-    three milestones, on and around each milestone, no milestone at all, and a milestone at epoch 0."""
-    cases = [(epoch, 1e-3, (170, 200), 0.1) for epoch in (0, 169, 170, 171, 199, 200, 209)]
-    cases += [(epoch, 2.5e-4, (60, 90), 0.1) for epoch in (59, 60, 90, 99)]
-    cases += [(5, 2.5e-3, (), 0.1), (0, 1.0, (0, 2), 0.5), (3, 1.0, (0, 2), 0.5), (95, 0.02, (30, 60, 90), 0.5)]
-    verdict = check_function_strictly(student, lr_at_reference, cases, "lr_at", mistakes=LR_MISTAKES,
-                                      rtol=1e-9, atol=1e-15)
-    if not verdict:
-        return verdict
-    return passed(f"lr_at agrees with hglearn.train.lr_factor on {len(cases)} epochs and schedules")
-
-
-# --- the flip test -------------------------------------------------------------------------------
-
-
-def flip_average_reference(heatmaps: torch.Tensor, mirrored: torch.Tensor, flip_index) -> torch.Tensor:
-    """(heatmaps + flip_heatmaps(mirrored, flip_index)) / 2, as `predict_heatmaps` computes it."""
-    return (heatmaps + flip_heatmaps(mirrored, flip_index)) / 2
-
-
-FLIP_MISTAKES = [
-    (lambda h, m, fi: (h + m.flip(-1)) / 2, "the mirrored heatmaps were flipped back along x but left and right "
-                                            "joints were not swapped (use flip_index on the joint axis)"),
-    (lambda h, m, fi: (h + m[:, list(fi)]) / 2,
-     "left and right were swapped but the maps were not flipped back along x"),
-    (lambda h, m, fi: flip_heatmaps((h + m) / 2, fi), "the two were averaged before the mirrored heatmaps were "
-                                                      "mapped back"),
-    (lambda h, m, fi: (h + m[:, list(fi)].flip(-2)) / 2, "the maps were flipped along y (axis -2): a mirror flips x, "
-                                                         "the last axis"),
-    (lambda h, m, fi: (h + m[:, list(fi)].flip(1)) / 2, "the maps were flipped along the joint axis (torch.fliplr "
-                                                        "flips axis 1): flip the last axis, x"),
-    (lambda h, m, fi: (h[:, list(fi)] + m.flip(-1)) / 2, "flip_index was applied to the unmirrored heatmaps: it maps "
-                                                         "the mirrored ones back"),
-    (lambda h, m, fi: h + flip_heatmaps(m, fi), "the two are added, not averaged: divide by 2"),
+SCALE_MISTAKES = [
+    (lambda hm, s: _resampled(hm, s), "the scale is inverted: pixel p of the scale-1 heatmap shows what lies at "
+                                      "c + (p − c)/s in the other, so the grid scales by 1/s"),
+    (lambda hm, s: _resampled(hm, 1 / s, sample_corners=False),
+     "affine_grid and grid_sample use different align_corners: the grid's −1 and 1 must mean the same "
+     "points in both calls"),
+    (lambda hm, s: _resampled(hm, 1 / s, padding="border"),
+     "outside the heatmap the maps are extended from their border: they should be 0 there (padding_mode='zeros')"),
+    (lambda hm, s: _resampled(hm, 1 / s, mode="nearest"), "nearest sampling: resample bilinearly"),
+    (lambda hm, s: _resampled(hm, 1 / s, about_origin=True),
+     "the scaling is taken about pixel (0, 0): both crops share their centre c = ((w − 1)/2, (h − 1)/2)"),
 ]
 
 A_TENSOR = Returns("a torch.Tensor", lambda v: isinstance(v, torch.Tensor))
@@ -99,20 +66,15 @@ A_TENSOR = Returns("a torch.Tensor", lambda v: isinstance(v, torch.Tensor))
 
 @reports_not_attempted
 @one_thread()
-def check_flip_average(student) -> Verdict:
-    """The student's `flip_average(heatmaps, mirrored, flip_index)` against the mirrored heatmaps
-    mapped back with `hglearn.heatmaps.flip_heatmaps` and averaged: random heatmaps for the MPII,
-    LSP and FLIC joint sets, square and non-square, odd-sized, batch 1 and more; both inputs left
-    unchanged, a tensor returned."""
+def check_to_scale_one(student) -> Verdict:
+    """The student's `to_scale_one(heatmaps, s)` against `hglearn.evaluate.rescale_heatmaps`: random
+    maps, square, non-square and odd-sized, batches of 1 to 3, scales below, at and above 1; the
+    input left unchanged, a tensor returned."""
     generator = torch.Generator().manual_seed(0)
-    cases = []
-    for joint_set, shape in [(MPII, (2, 8, 8)), (MPII, (1, 6, 5)), (LSP, (3, 4, 7)), (FLIC, (2, 5, 5))]:
-        b, h, w = shape
-        heatmaps = torch.rand(b, joint_set.num_joints, h, w, generator=generator)
-        mirrored = torch.rand(b, joint_set.num_joints, h, w, generator=generator)
-        cases.append((heatmaps, mirrored, list(joint_set.flip_index)))
-    return check_function_strictly(student, flip_average_reference, cases, "flip_average", returns=A_TENSOR,
-                                   mistakes=FLIP_MISTAKES)
+    cases = [(torch.rand(shape, generator=generator), s) for shape, s in [
+        ((2, 3, 16, 16), 0.75), ((1, 2, 16, 16), 1.25), ((2, 2, 9, 13), 0.8), ((1, 4, 8, 8), 1.0), ((3, 1, 5, 7), 1.5)]]
+    return check_function_strictly(student, to_scale_one_reference, cases, "to_scale_one", returns=A_TENSOR,
+                                   mistakes=SCALE_MISTAKES)
 
 
 # --- an atomic save ------------------------------------------------------------------------------
