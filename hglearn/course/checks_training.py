@@ -30,11 +30,6 @@ __all__ = ["check_to_scale_one", "check_atomic_save"]
 # --- a heatmap in the scale-1 frame (the multi-scale test) ----------------------------------------
 
 
-def to_scale_one_reference(heatmaps: torch.Tensor, s: float) -> torch.Tensor:
-    """`hglearn.evaluate.rescale_heatmaps`: the heatmaps of a crop s times as large, in the scale-1 frame."""
-    return rescale_heatmaps(heatmaps, s)
-
-
 def _resampled(heatmaps, factor, *, grid_corners=True, sample_corners=True, padding="zeros", mode="bilinear",
                about_origin=False):
     """Resample into the scale-1 frame with the usual mistakes as switches: the grid's factor (1/s is
@@ -73,7 +68,7 @@ def check_to_scale_one(student) -> Verdict:
     generator = torch.Generator().manual_seed(0)
     cases = [(torch.rand(shape, generator=generator), s) for shape, s in [
         ((2, 3, 16, 16), 0.75), ((1, 2, 16, 16), 1.25), ((2, 2, 9, 13), 0.8), ((1, 4, 8, 8), 1.0), ((3, 1, 5, 7), 1.5)]]
-    return check_function_strictly(student, to_scale_one_reference, cases, "to_scale_one", returns=A_TENSOR,
+    return check_function_strictly(student, rescale_heatmaps, cases, "to_scale_one", returns=A_TENSOR,
                                    mistakes=SCALE_MISTAKES)
 
 
