@@ -10,7 +10,6 @@ import solution_cells
 from hglearn import course
 
 
-
 def solution(name: str):
     """`name` as notebook 07's solution defines it (the code of its exercise cell, run)."""
     return solution_cells.solution("07_flows_rle.ipynb", name, {"torch": torch, "math": math})

@@ -11,7 +11,6 @@ import solution_cells
 from hglearn import course
 
 
-
 def solution(notebook: str, name: str):
     """`name` as the solution notebook defines it (the code of its exercise cell, run)."""
     return solution_cells.solution(notebook, name, {"np": np, "torch": torch, "math": math})

@@ -16,7 +16,6 @@ from hglearn.course.checks_sadinet import scale_softmax_fusion_reference
 from hglearn.sadinet import GlobalAttention, conv_bn_relu
 
 
-
 def solution(name: str):
     """`name` as notebook 08's solution defines it (the code of its exercise cell, run)."""
     return solution_cells.solution("08_sadinet_attention.ipynb", name, {"torch": torch, "nn": nn, "F": F, "np": np, "conv_bn_relu": conv_bn_relu})

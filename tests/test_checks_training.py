@@ -15,7 +15,6 @@ from hglearn import course
 from hglearn.checkpoints import save_checkpoint
 
 
-
 def solution(name: str):
     """`name` as notebook 09's solution defines it (the code of its exercise cell, run)."""
     return solution_cells.solution("09_training_on_mpii.ipynb", name, {"torch": torch, "F": F, "os": os, "np": np})
